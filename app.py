@@ -1,0 +1,11 @@
+"""optviz: the app's entry point. Sets the page config once and routes to the pages."""
+
+import streamlit as st
+
+st.set_page_config(page_title="optviz: optimizers, visualized", page_icon="🧭", layout="wide")
+
+pages = [
+    st.Page("pages/explorer.py", title="Trajectory explorer", icon="🗺️", default=True),
+    st.Page("pages/mnist.py", title="Live MNIST", icon="🔢"),
+]
+st.navigation(pages).run()

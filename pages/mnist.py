@@ -1,0 +1,5 @@
+"""Placeholder until the mnist page lands."""
+
+import streamlit as st
+
+st.title("mnist")

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Sets up .venv with the test dependencies and Debian's chromium, then lints and runs every test.
+# Extra arguments go to pytest (e.g. scripts/test.sh -k explorer).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh requirements-dev.txt
+if ! command -v chromium >/dev/null 2>&1; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  $sudo_cmd apt-get install -y -qq chromium >/dev/null
+fi
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/python -m pytest "$@"
