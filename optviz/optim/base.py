@@ -1,0 +1,110 @@
+"""The bookkeeping every optviz optimizer shares, written once.
+
+An optimizer file implements two methods and nothing else:
+
+* ``init_state(state, param, group)`` fills a parameter's state the first time it has a gradient;
+* ``update(param, grad, state, group)`` applies one step, with ``state["step"]`` already equal to
+  t (counted from 1, as in the paper).
+
+Hyperparameters may be Python numbers or tensors that broadcast against the parameter: a learning
+rate of shape ``(B, 1)`` for a parameter of shape ``(B, 2)`` steps B configurations at once, which
+is how the trajectory engine sweeps hyperparameters in one vectorized pass. The update code is
+therefore written with arithmetic that works for both (``lerp_`` with a tensor weight, products
+instead of ``alpha=`` keywords).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+Hyperparameter = float | Tensor
+
+
+def check(condition: bool | Tensor, message: str) -> None:
+    """Raise ``ValueError(message)`` unless ``condition`` holds (for every element of a tensor).
+
+    PyTorch's own checks read ``if not 0.0 <= lr``, which is ambiguous for a tensor ``lr`` with
+    several elements; this is the same check for both. NaN fails every comparison, so it is
+    rejected too.
+    """
+    if not bool(torch.as_tensor(condition).all()):
+        raise ValueError(message)
+
+
+def is_zero(value: Hyperparameter) -> bool:
+    """Whether a hyperparameter is zero everywhere (so its term can be skipped)."""
+    if isinstance(value, int | float):
+        return value == 0  # the common case, without a trip through the tensor dispatcher
+    return not bool(torch.as_tensor(value).ne(0).any())
+
+
+def with_weight_decay(grad: Tensor, param: Tensor, weight_decay: Hyperparameter) -> Tensor:
+    """g ← g + λθ: the L2 penalty folded into the gradient, as torch.optim does."""
+    if is_zero(weight_decay):
+        return grad
+    return grad + weight_decay * param
+
+
+class Optimizer(torch.optim.Optimizer):
+    """Base class: closure, ``torch.no_grad``, the param-group loop, lazy state and the step count.
+
+    ``state["step"]`` is a Python int (torch.optim keeps a 0-dim tensor; an int keeps the scalar
+    arithmetic of bias corrections off the tensor dispatcher). Loading a torch.optim state dict
+    converts its tensor steps back to ints.
+    """
+
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], defaults: dict) -> None:
+        super().__init__(params, defaults)
+
+    def init_state(self, state: dict[str, Any], param: Tensor, group: dict[str, Any]) -> None:
+        """Create the per-parameter state (moment buffers …) before the first update."""
+
+    def update(
+        self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]
+    ) -> None:
+        """Apply one step to ``param`` in place; ``state["step"]`` is already t."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor | None:  # type: ignore[override]
+        """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        self.update_all()
+        return loss
+
+    def update_all(self) -> None:
+        """Update every parameter that has a gradient: the body of ``step``, bare.
+
+        For callers that run thousands of tiny steps under their own ``torch.no_grad()`` (the
+        trajectory engine): it skips ``step``'s per-call profiler record and hooks, which cost
+        more than a whole update of a 2-D parameter. Training loops should call ``step``.
+        """
+        for group in self.param_groups:
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                if param.grad.is_sparse:
+                    raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
+                state = self.state[param]
+                if not state:
+                    self.init_state(state, param, group)
+                # .get: torch.optim.SGD's state, loaded into ours, has no step count.
+                state["step"] = state.get("step", 0) + 1
+                self.update(param, param.grad, state, group)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        # A state dict saved by a torch.optim twin lacks our extra options (bias_correction).
+        for group in self.param_groups:
+            for name, value in self.defaults.items():
+                group.setdefault(name, value)
+        for param_state in self.state.values():
+            if isinstance(param_state.get("step"), Tensor):
+                param_state["step"] = int(param_state["step"].item())
