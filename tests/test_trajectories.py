@@ -1,0 +1,209 @@
+"""The trajectory engine against the naive oracle: one torch.optim instance per optimizer."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+import torch
+
+from optviz.optim import OPTIMIZERS
+from optviz.surfaces import SURFACES
+from optviz.trajectories import MAX_STARTS, MAX_STEPS, simulate
+
+TORCH_TWINS = {
+    "sgd": torch.optim.SGD,
+    "momentum": torch.optim.SGD,
+    "nesterov": functools.partial(torch.optim.SGD, nesterov=True),
+    "adagrad": torch.optim.Adagrad,
+    "adadelta": torch.optim.Adadelta,
+    "rmsprop": torch.optim.RMSprop,
+    "adam": torch.optim.Adam,
+    "adamax": torch.optim.Adamax,
+}
+# Step sizes that move every optimizer visibly on the test surfaces without diverging.
+RACE = [
+    ("sgd", {"lr": 1e-3}),
+    ("momentum", {"lr": 5e-4, "momentum": 0.9}),
+    ("nesterov", {"lr": 5e-4, "momentum": 0.9}),
+    ("adagrad", {"lr": 0.1}),
+    ("adadelta", {"lr": 1.0}),
+    ("rmsprop", {"lr": 0.01}),
+    ("adam", {"lr": 0.02}),
+    ("adamax", {"lr": 0.02}),
+]
+
+
+def naive_paths(surface, key, hparams, starts, steps, seed):
+    """The baseline: torch.optim's own class, autograd every step, one optimizer at a time."""
+    ours = OPTIMIZERS[key].build([torch.zeros(1, requires_grad=True)], hparams)
+    kwargs = {name: value for name, value in ours.defaults.items() if name != "bias_correction"}
+    theta = torch.tensor(starts, dtype=torch.float64, requires_grad=True)  # (B, 2)
+    optimizer = TORCH_TWINS[key]([theta], **kwargs)
+    generator = torch.Generator().manual_seed(seed)
+    path = [theta.detach().clone()]
+    for _ in range(steps):
+        optimizer.zero_grad()
+        surface.f(theta).sum().backward()
+        if surface.noise > 0:
+            noise = torch.randn(theta.shape, generator=generator, dtype=torch.float64)
+            theta.grad.add_(noise, alpha=surface.noise)
+        optimizer.step()
+        path.append(theta.detach().clone())
+    return torch.stack(path, dim=1).numpy()  # (B, T+1, 2)
+
+
+def test_every_registered_optimizer_races_in_the_tests():
+    assert {key for key, _ in RACE} == set(OPTIMIZERS)
+
+
+@pytest.mark.parametrize("surface_key", ["rosenbrock", "noisy_quadratic", "himmelblau"])
+def test_paths_equal_the_naive_torch_optim_loop(surface_key):
+    surface = SURFACES[surface_key]
+    starts = np.array([surface.start, (0.5, -0.5), (-1.0, 1.0)])
+    result = simulate(surface_key, RACE, starts, 150, seed=7)
+    assert result.paths.shape == (len(RACE), 3, 151, 2)
+    for k, (key, hparams) in enumerate(RACE):
+        expected = naive_paths(surface, key, hparams, starts, 150, seed=7)
+        np.testing.assert_allclose(result.paths[k], expected, rtol=1e-9, atol=1e-12, err_msg=key)
+
+
+def test_recorded_series_have_documented_shapes_and_are_consistent():
+    result = simulate("rosenbrock", RACE[:3], [(-1.5, 2.0), (0.0, 0.0)], 40)
+    K, B, T = 3, 2, 40
+    assert result.paths.shape == (K, B, T + 1, 2)
+    assert result.losses.shape == (K, B, T + 1)
+    assert result.grads.shape == (K, B, T, 2)
+    assert result.updates.shape == (K, B, T, 2)
+    assert result.diverged_at.shape == (K, B) and (result.diverged_at == -1).all()
+    surface = SURFACES["rosenbrock"]
+    expected_losses = surface.f(torch.as_tensor(result.paths)).numpy()
+    np.testing.assert_allclose(result.losses, expected_losses, rtol=1e-12)
+    # Plain SGD: every update is exactly −α g_t.
+    np.testing.assert_allclose(result.updates[0], -1e-3 * result.grads[0], rtol=1e-9, atol=1e-15)
+    assert set(result.state[1]) == {"momentum_buffer"}
+
+
+def test_adam_moments_are_bias_corrected():
+    result = simulate("booth", [("adam", {"lr": 0.1})], (1.0, 1.0), 30)
+    moments = result.moments(0)
+    g = result.grads[0, 0]  # (T, 2)
+    np.testing.assert_allclose(moments["m̂"][0], g[0])  # m̂_1 = g_1
+    np.testing.assert_allclose(moments["v̂"][0], g[0] ** 2)  # v̂_1 = g_1²
+    # The effective step Δ = α m̂ / (√v̂ + ε) is the recorded update.
+    expected = -0.1 * moments["m̂"] / (np.sqrt(moments["v̂"]) + 1e-8)
+    np.testing.assert_allclose(result.updates[0, 0], expected, rtol=1e-9)
+
+
+def test_adam_without_bias_correction_reports_raw_moments():
+    result = simulate("booth", [("adam", {"lr": 0.1, "bias_correction": False})], (1.0, 1.0), 5)
+    assert {"m", "v"} <= set(result.moments(0))
+
+
+@pytest.mark.parametrize("key", ["adam", "momentum", "rmsprop"])
+def test_a_tuned_optimizer_reaches_the_minimum_of_a_bowl(key):
+    hparams = {"adam": {"lr": 0.1}, "momentum": {"lr": 0.01}, "rmsprop": {"lr": 0.01}}[key]
+    result = simulate("booth", [(key, hparams)], (-8.0, 8.0), 1500)
+    final = result.paths[0, 0, -1]
+    assert np.linalg.norm(final - np.array(SURFACES["booth"].minima[0])) < 0.05
+    assert result.losses[0, 0, -1] < 1e-2 * result.losses[0, 0, 0]
+
+
+def test_hyperparameter_sweep_equals_separate_runs():
+    lrs = [0.001, 0.01, 0.05, 0.1]
+    starts = np.tile(SURFACES["rosenbrock"].start, (4, 1))
+    swept = simulate("rosenbrock", [("adam", {"lr": lrs, "beta2": 0.99})], starts, 100)
+    for b, lr in enumerate(lrs):
+        single = simulate("rosenbrock", [("adam", {"lr": lr, "beta2": 0.99})], starts[b], 100)
+        np.testing.assert_allclose(swept.paths[0, b], single.paths[0, 0], rtol=1e-12)
+    final_losses = swept.losses[0, :, -1]
+    assert len(set(np.round(final_losses, 12))) == 4  # the sweep really varied the step size
+
+
+def test_noise_repeats_for_a_seed_and_is_shared_by_all_runs():
+    runs = [("sgd", {"lr": 0.01}), ("sgd", {"lr": 0.01})]
+    first = simulate("noisy_quadratic", runs, (2.0, 1.0), 50, seed=3)
+    again = simulate("noisy_quadratic", runs, (2.0, 1.0), 50, seed=3)
+    other = simulate("noisy_quadratic", runs, (2.0, 1.0), 50, seed=4)
+    np.testing.assert_array_equal(first.paths, again.paths)
+    np.testing.assert_array_equal(first.paths[0], first.paths[1])  # same noise: a fair race
+    assert not np.allclose(first.paths, other.paths)
+
+
+def test_noiseless_surface_ignores_seed():
+    a = simulate("beale", RACE[6:7], (1.0, 1.0), 30, seed=1)
+    b = simulate("beale", RACE[6:7], (1.0, 1.0), 30, seed=2)
+    np.testing.assert_array_equal(a.paths, b.paths)
+
+
+def test_diverging_path_is_frozen_marked_and_finite():
+    runs = [("sgd", {"lr": 1.0}), ("adam", {"lr": 0.01})]
+    result = simulate("rosenbrock", runs, (-1.5, 2.0), 200)
+    step = int(result.diverged_at[0, 0])
+    assert step >= 1 and result.diverged_at[1, 0] == -1
+    assert result.divergence_note(0) == f"SGD diverged at step {step}"
+    assert result.divergence_note(1) is None
+    for series in (result.paths, result.losses, result.grads, result.updates):
+        assert np.isfinite(series).all()
+    for state in result.state:
+        assert all(np.isfinite(values).all() for values in state.values())
+    frozen = result.paths[0, 0, step - 1]
+    assert (result.paths[0, 0, step:] == frozen).all()
+    assert (result.updates[0, 0, step - 1 :] == 0).all()
+
+
+def test_escaping_far_beyond_the_window_counts_as_divergence():
+    # On the saddle, −y² pulls the path away for ever; it must stop, not run to 1e300.
+    result = simulate("saddle", [("momentum", {"lr": 0.1})], (-1.0, 0.01), 2000)
+    assert result.diverged_at[0, 0] > 0
+    x_min, x_max, y_min, y_max = SURFACES["saddle"].bounds
+    assert np.abs(result.paths).max() <= 101 * max(x_max - x_min, y_max - y_min)
+
+
+def test_many_starts_in_one_pass():
+    rng = np.random.default_rng(0)
+    starts = rng.uniform(-2, 2, size=(256, 2))
+    result = simulate("himmelblau", [("adam", {"lr": 0.05})], starts, 400)
+    finals = result.paths[0, :, -1]  # (B, 2)
+    minima = np.array(SURFACES["himmelblau"].minima)
+    nearest = np.linalg.norm(finals[:, None] - minima[None], axis=-1).min(-1)
+    assert (nearest < 0.05).mean() > 0.8  # Himmelblau's four basins catch most starts
+
+
+BAD_CALLS = [
+    ({"surface": "nope"}, "unknown surface 'nope'"),
+    ({"runs": []}, "at least one optimizer"),
+    ({"runs": [("lion", {})]}, "unknown optimizer 'lion'"),
+    ({"runs": [("adam", {"momentum": 0.9})]}, "Adam has no hyperparameter 'momentum'"),
+    ({"runs": [("adam", {"lr": float("nan")})]}, "lr must be a finite number"),
+    ({"runs": [("adam", {"lr": float("inf")})]}, "lr must be a finite number"),
+    ({"runs": [("adam", {"lr": -1.0})]}, "lr must be between"),
+    ({"runs": [("adam", {"beta1": 1.0})]}, "beta1 must be between"),
+    ({"runs": [("adam", {"lr": "fast"})]}, "lr must be a number"),
+    ({"runs": [("adam", {"lr": [0.1, 0.2]})]}, "lr has 2 values for 1 start points"),
+    ({"runs": ["adam"]}, "each run must be"),
+    ({"steps": 0}, f"steps must be between 1 and {MAX_STEPS}"),
+    ({"steps": MAX_STEPS + 1}, f"steps must be between 1 and {MAX_STEPS}"),
+    ({"steps": 2.5}, "steps must be a whole number"),
+    ({"steps": True}, "steps must be a whole number"),
+    ({"start": (1.0,)}, "start must be"),
+    ({"start": (float("nan"), 0.0)}, "start points must be finite"),
+    ({"start": "here"}, "start must be"),
+    ({"start": np.zeros((MAX_STARTS + 1, 2))}, f"at most {MAX_STARTS} start points"),
+    ({"runs": [("sgd", {})] * 17}, "at most 16 optimizers"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), BAD_CALLS)
+def test_bad_input_raises_a_clear_value_error(change, message):
+    call = {"surface": "rosenbrock", "runs": [("adam", {})], "start": (0.0, 0.0), "steps": 10}
+    call |= change
+    with pytest.raises(ValueError, match=message):
+        simulate(call["surface"], call["runs"], call["start"], call["steps"])
+
+
+def test_engine_restores_torch_thread_count():
+    before = torch.get_num_threads()
+    simulate("rosenbrock", RACE, (0.0, 0.0), 5)
+    assert torch.get_num_threads() == before
