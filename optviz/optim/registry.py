@@ -7,6 +7,7 @@ read from the class docstring, which already holds them (STYLE §1), rather than
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ from optviz.optim.rmsprop import RMSprop
 from optviz.optim.sgd import SGD
 
 Scale = Literal["log", "linear", "decay", "bool"]
+
+# Values a decay rate (β, ρ, μ) can take: dense towards 1, where the behaviour changes fastest.
+DECAYS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9995, 0.9999)
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,32 @@ class HyperParam:
     @property
     def log(self) -> bool:
         return self.scale == "log"
+
+    def options(self) -> list[float]:
+        """The values a slider offers, low to high, always including the default.
+
+        A grid a person would type: 1, 2, 5 per decade for ``log``; 0.9, 0.99, 0.999 … for
+        ``decay``; 21 even steps for ``linear``. The α grid search (``optviz.presets``) uses the
+        same grid, so a tuned value is always one the slider can show.
+        """
+        if self.scale == "log":
+            decades = range(math.floor(math.log10(self.low)), math.ceil(math.log10(self.high)) + 1)
+            grid = [round(m * 10.0**d, 12) for d in decades for m in (1, 2, 5)]
+        elif self.scale == "decay":
+            grid = list(DECAYS)
+        elif self.scale == "linear":
+            grid = [self.low + (self.high - self.low) * i / 20 for i in range(21)]
+        else:
+            return [False, True]
+        grid = [v for v in grid if self.low <= v <= self.high]
+        return sorted(set(grid) | {float(self.default)})
+
+    def snap(self, value: float) -> float:
+        """The option closest to ``value`` (in log distance on a log scale)."""
+        if self.scale == "log":
+            target = math.log(max(value, 1e-300))
+            return min(self.options(), key=lambda v: abs(math.log(v) - target))
+        return min(self.options(), key=lambda v: abs(v - value))
 
     def validate(self, value: Any) -> float | bool:
         """Check a user's value (from a widget or a URL): right type, finite, within range."""

@@ -1,0 +1,161 @@
+"""The explorer's whole configuration as URL query parameters, read strictly and written back.
+
+A copied link reproduces the view. Every parameter is validated on the way in: a bad one is
+dropped (its widget keeps its default) with a warning that names it, so a mangled link still opens
+a working page. Nothing in a link can start work beyond the capped simulation the page runs
+anyway.
+
+Format (all optional)::
+
+    ?surface=rosenbrock&x0=-1.5&y0=2&steps=300&seed=0&sigma=1
+    &opt=sgd,momentum,adam&adam.lr=0.01&adam.bias_correction=false&view=side
+    ?surface=custom&formula=x%5E2%2B3*sin(y)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from optviz.optim import OPTIMIZERS
+from optviz.surfaces import MAX_FORMULA_LENGTH, MAX_NOISE, SURFACES
+
+CUSTOM = "custom"  # the surface key of a user's formula
+MIN_STEPS, MAX_STEPS = 10, 2000  # the explorer's step slider (the engine allows more)
+MAX_SEED = 2**31 - 1
+VIEWS = ("overlay", "side")
+DEFAULT_OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")
+
+
+@dataclass(frozen=True)
+class ExplorerState:
+    """What the explorer shows. ``None`` start or σ means the surface's own default."""
+
+    surface: str = "rosenbrock"
+    formula: str = ""  # the user's f(x, y) when surface == "custom"
+    start: tuple[float, float] | None = None
+    steps: int = 300  # enough for most optimizers to reach a minimum at a tuned α
+    seed: int = 0
+    sigma: float | None = None
+    optimizers: tuple[str, ...] = DEFAULT_OPTIMIZERS
+    hparams: Mapping[str, Mapping[str, float | bool]] = field(default_factory=dict)
+    view: str = "overlay"
+
+
+def to_query(state: ExplorerState) -> dict[str, str]:
+    """The query parameters for ``state``; defaults are left out to keep links short."""
+    default = ExplorerState()
+    query: dict[str, str] = {"surface": state.surface}
+    if state.surface == CUSTOM:
+        query["formula"] = state.formula
+    if state.start is not None:
+        query["x0"], query["y0"] = (f"{v:.6g}" for v in state.start)
+    if state.steps != default.steps:
+        query["steps"] = str(state.steps)
+    if state.seed != default.seed:
+        query["seed"] = str(state.seed)
+    if state.sigma is not None:
+        query["sigma"] = f"{state.sigma:g}"
+    query["opt"] = ",".join(state.optimizers)
+    for key in state.optimizers:
+        for name, value in state.hparams.get(key, {}).items():
+            query[f"{key}.{name}"] = str(value).lower() if isinstance(value, bool) else f"{value:g}"
+    if state.view != default.view:
+        query["view"] = state.view
+    return query
+
+
+def from_query(params: Mapping[str, str]) -> tuple[ExplorerState, list[str]]:
+    """Read a query; returns the state and one warning per parameter that was ignored."""
+    warnings: list[str] = []
+    values: dict[str, Any] = {}
+
+    def reject(name: str, why: str) -> None:
+        warnings.append(f"Ignored link parameter `{name}`: {why}")
+
+    for name, raw in params.items():
+        try:
+            if name == "surface":
+                if raw != CUSTOM and raw not in SURFACES:
+                    raise ValueError(f"unknown surface {raw!r}")
+                values["surface"] = raw
+            elif name == "formula":
+                if len(raw) > MAX_FORMULA_LENGTH:
+                    raise ValueError(f"longer than {MAX_FORMULA_LENGTH} characters")
+                values["formula"] = raw
+            elif name in ("x0", "y0"):
+                values[name] = _finite(raw)
+            elif name == "steps":
+                values["steps"] = _integer(raw, MIN_STEPS, MAX_STEPS)
+            elif name == "seed":
+                values["seed"] = _integer(raw, 0, MAX_SEED)
+            elif name == "sigma":
+                sigma = _finite(raw)
+                if not 0 <= sigma <= MAX_NOISE:
+                    raise ValueError(f"must be between 0 and {MAX_NOISE:g}")
+                values["sigma"] = sigma
+            elif name == "opt":
+                keys = tuple(dict.fromkeys(k for k in raw.split(",") if k))
+                unknown = [k for k in keys if k not in OPTIMIZERS]
+                if unknown or not keys:
+                    raise ValueError(f"unknown optimizer {', '.join(unknown) or '(none)'}")
+                values["optimizers"] = keys
+            elif name == "view":
+                if raw not in VIEWS:
+                    raise ValueError(f"must be one of {', '.join(VIEWS)}")
+                values["view"] = raw
+            elif "." in name:
+                key, hp_name = name.split(".", 1)
+                values.setdefault("hparams", {}).setdefault(key, {})[hp_name] = _hparam(
+                    key, hp_name, raw
+                )
+            else:
+                raise ValueError("unknown parameter")
+        except ValueError as error:
+            reject(name, str(error))
+
+    if ("x0" in values) != ("y0" in values):
+        reject("x0" if "x0" in values else "y0", "x0 and y0 go together")
+    elif "x0" in values:
+        values["start"] = (values["x0"], values["y0"])
+    values.pop("x0", None)
+    values.pop("y0", None)
+    if values.get("surface") == CUSTOM and not values.get("formula"):
+        reject("surface", "a custom surface needs a formula")
+        values.pop("surface")
+    return ExplorerState(**values), warnings
+
+
+def _finite(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{raw!r} is not a finite number")
+    return value
+
+
+def _integer(raw: str, low: int, high: int) -> int:
+    if not raw.strip().lstrip("-").isdigit():
+        raise ValueError(f"{raw!r} is not a whole number")
+    value = int(raw)
+    if not low <= value <= high:
+        raise ValueError(f"must be between {low} and {high}")
+    return value
+
+
+def _hparam(key: str, name: str, raw: str) -> float | bool:
+    if key not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {key!r}")
+    spec = OPTIMIZERS[key]
+    hp = next((hp for hp in spec.hyperparams if hp.name == name), None)
+    if hp is None:
+        raise ValueError(f"{spec.label} has no hyperparameter {name!r}")
+    if hp.scale == "bool":
+        if raw.lower() not in ("true", "false"):
+            raise ValueError("must be true or false")
+        return raw.lower() == "true"
+    return float(hp.validate(_finite(raw)))

@@ -1,0 +1,88 @@
+"""Links: the configuration survives a round trip through the URL; bad parts are dropped."""
+
+from __future__ import annotations
+
+import pytest
+
+from optviz.links import ExplorerState, from_query, to_query
+
+
+def test_a_full_configuration_round_trips_through_the_query():
+    state = ExplorerState(
+        surface="noisy_quadratic",
+        start=(-2.5, 1.25),
+        steps=500,
+        seed=7,
+        sigma=2.5,
+        optimizers=("sgd", "adam"),
+        hparams={
+            "sgd": {"lr": 0.01},
+            "adam": {"lr": 0.05, "beta2": 0.99, "bias_correction": False},
+        },
+        view="side",
+    )
+    parsed, warnings = from_query(to_query(state))
+    assert warnings == []
+    assert parsed == state
+
+
+def test_a_custom_formula_round_trips():
+    state = ExplorerState(surface="custom", formula="x^2 + 3*sin(y)")
+    parsed, warnings = from_query(to_query(state))
+    assert warnings == [] and parsed.formula == "x^2 + 3*sin(y)"
+
+
+def test_an_empty_query_gives_the_defaults():
+    assert from_query({}) == (ExplorerState(), [])
+
+
+BAD = [
+    ("surface", "mordor"),
+    ("steps", "1e9"),
+    ("steps", "5"),
+    ("steps", "-3"),
+    ("seed", "abc"),
+    ("sigma", "nan"),
+    ("sigma", "1000"),
+    ("opt", "sgd,lion"),
+    ("opt", ""),
+    ("view", "sideways"),
+    ("adam.lr", "nan"),
+    ("adam.lr", "inf"),
+    ("adam.lr", "-1"),
+    ("adam.lr", "100"),
+    ("adam.momentum", "0.9"),
+    ("lion.lr", "0.1"),
+    ("adam.bias_correction", "maybe"),
+    ("x0", "1e400"),
+    ("formula", "x" * 1000),
+    ("__class__", "1"),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), BAD)
+def test_a_bad_parameter_falls_back_to_its_default_with_a_warning(name, value):
+    parsed, warnings = from_query(
+        {name: value, "steps": "400"} if name != "steps" else {name: value}
+    )
+    assert len(warnings) == 1 and f"`{name}`" in warnings[0]
+    default = ExplorerState()
+    assert parsed.surface == default.surface
+    assert parsed.optimizers == default.optimizers
+    assert parsed.hparams == default.hparams
+
+
+def test_good_parameters_survive_next_to_bad_ones():
+    parsed, warnings = from_query({"steps": "400", "adam.lr": "nan", "adam.beta1": "0.5"})
+    assert parsed.steps == 400 and parsed.hparams == {"adam": {"beta1": 0.5}}
+    assert len(warnings) == 1
+
+
+def test_a_start_needs_both_coordinates():
+    parsed, warnings = from_query({"x0": "1.0"})
+    assert parsed.start is None and "x0 and y0 go together" in warnings[0]
+
+
+def test_a_custom_surface_needs_a_formula():
+    parsed, warnings = from_query({"surface": "custom"})
+    assert parsed.surface == "rosenbrock" and "needs a formula" in warnings[0]
