@@ -153,37 +153,40 @@ def simulate(
     paths = torch.empty(steps + 1, K, B, 2, dtype=torch.float64)
     losses = torch.empty(steps + 1, K, B, dtype=torch.float64)
     grads = torch.empty(steps, K, B, 2, dtype=torch.float64)
-    state: list[dict[str, torch.Tensor]] = [{} for _ in runs]
     noise = torch.empty(B, 2, dtype=torch.float64)  # (B, 2) shared by all runs
     generator = torch.Generator().manual_seed(seed)
-    x_min, x_max, y_min, y_max = surface.bounds
-    centre = torch.tensor([(x_min + x_max) / 2, (y_min + y_max) / 2], dtype=torch.float64)
-    reach = ESCAPE * max(x_max - x_min, y_max - y_min)
-    diverged_at = torch.full((K, B), -1, dtype=torch.long)
+    ones = torch.ones(K, B, dtype=torch.float64)  # ∂(f_1, …, f_KB)/∂f: seeds the backward pass
 
     with _one_thread():
-        for t in range(steps + 1):  # the hot loop: whole-tensor ops only
+        for t in range(steps):  # the hot loop: whole-tensor ops only
             paths[t] = X
-            loss, grad = surface.value_and_grad(X)  # one autograd pass for all K·B points
-            losses[t] = loss
-            # θ_t is bad if f(θ_t) or ∇f(θ_t) is non-finite (NaN/inf positions make both so)
-            # or θ_t has escaped; the path ends at θ_{t−1}.
-            bad = ~torch.isfinite(grad).all(-1) | ~torch.isfinite(loss)  # (K, B)
-            bad |= (X - centre).abs().amax(-1) > reach
-            diverged_at.masked_fill_(bad & (diverged_at < 0), t)
-            if t == steps:
-                break
-            G.copy_(grad)
+            with torch.enable_grad():
+                # x and y as separate leaves, and no .sum(): the smallest graph for autograd,
+                # whose per-node cost dominates a step on tensors this small.
+                x = X[..., 0].detach().requires_grad_()  # (K, B)
+                y = X[..., 1].detach().requires_grad_()  # (K, B)
+                loss = surface.fn(x, y)  # (K, B) one evaluation for all K·B points
+                grad_x, grad_y = torch.autograd.grad(loss, (x, y), ones)
+            losses[t] = loss.detach()
+            torch.stack((grad_x, grad_y), dim=-1, out=G)  # (K, B, 2)
             if surface.noise > 0:
                 torch.randn(B, 2, generator=generator, dtype=torch.float64, out=noise)
                 G.add_(noise, alpha=surface.noise)
             grads[t] = G
-            with torch.no_grad():
-                for k, (optimizer, theta) in enumerate(optimizers):
+            # inference_mode, not no_grad: it also skips version counting and view tracking,
+            # a third of the cost of an update on tensors this small.
+            with torch.inference_mode():
+                for optimizer, _ in optimizers:
                     optimizer.update_all()
-                    _record_state(state[k], optimizer.state[theta], t, steps)
+            if t == 0:  # the optimizers' state exists now
+                sources, state, history = _state_recorder(optimizers, steps)
+            if sources:
+                torch.stack(sources, out=history[t])  # every optimizer's state, one copy
+        paths[steps] = X
+        with torch.no_grad():
+            losses[steps] = surface.f(X)
 
-    return _freeze_divergent(surface, tuple(runs), paths, losses, grads, state, diverged_at)
+    return _freeze_divergent(surface, tuple(runs), paths, losses, grads, state)
 
 
 _threads_lock = threading.Lock()
@@ -215,14 +218,25 @@ def _one_thread() -> Iterator[None]:
                 torch.set_num_threads(_threads_saved)
 
 
-def _record_state(buffers: dict[str, torch.Tensor], state: dict, t: int, steps: int) -> None:
-    """Copy this step's state tensors into ``(T, B, 2)`` buffers, made on the first step."""
-    if t == 0:
-        for name, value in state.items():
-            if isinstance(value, torch.Tensor) and value.dim() > 0:
-                buffers[name] = torch.empty((steps, *value.shape), dtype=value.dtype)
-    for name, buffer in buffers.items():
-        buffer[t] = state[name]
+def _state_recorder(
+    optimizers: list[tuple[torch.optim.Optimizer, torch.Tensor]], steps: int
+) -> tuple[list[torch.Tensor], list[dict[str, torch.Tensor]], torch.Tensor]:
+    """Buffers for every optimizer's state over time, filled by one ``stack`` per step.
+
+    Returns the live state tensors (updated in place by the optimizers), per run a dict of
+    ``(T, B, 2)`` views into the history, and the ``(T, S, B, 2)`` history itself.
+    """
+    sources, names = [], []
+    for k, (optimizer, theta) in enumerate(optimizers):
+        for name, value in optimizer.state[theta].items():
+            if isinstance(value, torch.Tensor) and value.shape == theta.shape:
+                sources.append(value)
+                names.append((k, name))
+    history = torch.empty(steps, len(sources), *optimizers[0][1].shape, dtype=torch.float64)
+    state: list[dict[str, torch.Tensor]] = [{} for _ in optimizers]
+    for i, (k, name) in enumerate(names):
+        state[k][name] = history[:, i]  # (T, B, 2)
+    return sources, state, history
 
 
 def _freeze_divergent(
@@ -232,13 +246,21 @@ def _freeze_divergent(
     losses: torch.Tensor,
     grads: torch.Tensor,
     state: list[dict[str, torch.Tensor]],
-    diverged_at: torch.Tensor,
 ) -> Trajectories:
-    """Hold every recorded series of a diverged path at its last good value.
+    """Find where each path diverged and hold its recorded series at their last good value.
 
-    A path that diverged at step s keeps θ_0 … θ_{s−1}, and the gradients and state of steps
-    1 … s − 1; later entries repeat the last good one (zeros if there is none).
+    θ_s is bad if f(θ_s) is non-finite (a NaN or inf position makes it so; an inf gradient at
+    θ_{s−1} makes θ_s so) or θ_s is ``ESCAPE`` window widths from the window's centre. A path
+    that diverged at step s keeps θ_0 … θ_{s−1}, and the gradients and state of steps 1 … s − 1;
+    later entries repeat the last good one (zeros if there is none).
     """
+    x_min, x_max, y_min, y_max = surface.bounds
+    centre = torch.tensor([(x_min + x_max) / 2, (y_min + y_max) / 2], dtype=torch.float64)
+    reach = ESCAPE * max(x_max - x_min, y_max - y_min)
+    bad = ~torch.isfinite(losses)  # (T+1, K, B)
+    bad |= ~((paths - centre).abs() <= reach).all(-1)  # NaN compares False: bad too
+    first_bad = bad.to(torch.uint8).argmax(0)  # (K, B) first True (0 if none)
+    diverged_at = torch.where(bad.any(0), first_bad, -1)  # (K, B)
     if (diverged_at >= 0).any():
         horizon = torch.where(diverged_at >= 0, diverged_at, paths.shape[0])  # (K, B)
         _hold(paths, horizon - 1)
