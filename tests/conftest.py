@@ -1,0 +1,615 @@
+"""Shared test fixtures: a real `streamlit run app.py` server and a real headless Chromium.
+
+Servers
+    app_server            session fixture: base URL ("http://127.0.0.1:PORT") of one server for the
+                          whole session, with its own temporary OPTVIZ_DB and OPTVIZ_DATA_DIR.
+    app_server_process    the same server as a `StreamlitServer` (for `.log()` in failure messages).
+    streamlit_server      function fixture: a factory `streamlit_server(env=None, **kwargs)` that
+                          starts a server of your own (e.g. with a custom env) and stops it after
+                          the test. Returns a `StreamlitServer` (`.url`, `.log()`, `.stop()`, ...).
+    start_streamlit(...)  the same without a fixture; call `.stop()` yourself.
+
+Browser (tests that use these are marked `browser` automatically)
+    browser               session fixture: Debian's Chromium driven by Playwright's sync API.
+    page                  function fixture: a fresh context (1400×900) whose page records JS errors,
+                          requests and Streamlit script runs.
+
+Page helpers (import them: `from conftest import open_app, move_slider, ...`)
+    open_app(page, url, path="")         go to a page of the app and wait until its script is done.
+    wait_for_idle(page, after=None)      wait until no script runs (and, given a `script_runs`
+                                         marker, until a run newer than it has finished).
+    script_runs(page) / expect_rerun(page)   the marker, and `with expect_rerun(page): click()`.
+    move_slider(page, label, presses)    focus a slider by its label, press arrow keys, wait for
+                                         the rerun; returns the slider's new value text.
+    app_errors(page) / assert_no_app_errors(page, server=None)
+                                         JS page errors and Streamlit exception blocks.
+    offsite_requests(page)               requests the page sent anywhere but loopback.
+    plotly_data(page, index=0)           the traces of the index-th Plotly chart, decoded arrays.
+    plotly_frames(page, index=0)         its animation frames ({"name", "data"} each).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import sync_playwright
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWPORT = {"width": 1400, "height": 900}
+# Every process a test server starts (Ray's raylet, GCS and workers too) inherits this variable,
+# which is how teardown finds the ones that left the server's process group.
+MARKER_VAR = "OPTVIZ_TEST_SERVER_ID"
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+# --------------------------------------------------------------------------------------- servers
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def streamlit_command(port: int, script: str = "app.py") -> list[str]:
+    """The command the tests run a server with: loopback only, headless, no usage statistics, and
+    no file watcher (tests never edit the code, and watching a busy work tree floods inotify)."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        script,
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
+
+
+def _pids_with_marker(marker: str) -> list[int]:
+    """Live processes whose initial environment carries MARKER_VAR=marker (Linux /proc)."""
+    needle = f"{MARKER_VAR}={marker}".encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:  # gone, or not ours to read
+            continue
+        if needle in environ.split(b"\0"):
+            pids.append(int(entry.name))
+    return pids
+
+
+def _signal_all(pids: Sequence[int], sig: signal.Signals) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+@dataclass
+class StreamlitServer:
+    """A running `streamlit run` subprocess in its own process group (session)."""
+
+    url: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    marker: str
+    env: dict[str, str]
+    _cleanup_dirs: list[Path] = field(default_factory=list)
+
+    def log(self, tail: int = 8000) -> str:
+        """The last `tail` characters of the server's stdout and stderr."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return text[-tail:]
+
+    def marked_pids(self) -> list[int]:
+        """Live processes started by this server, its own included (Ray helpers, workers, ...)."""
+        return _pids_with_marker(self.marker)
+
+    def stop(self, grace: float = 10.0) -> list[int]:
+        """Stop the server and everything it started; return the pids that outlived its group.
+
+        SIGTERM to the process group, SIGKILL after `grace` seconds; then any process still
+        carrying this server's marker (Ray starts some in groups of their own) gets the same.
+        """
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=grace)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+        leftovers = self.marked_pids()
+        if leftovers:
+            _signal_all(leftovers, signal.SIGTERM)
+            deadline = time.monotonic() + 5
+            while self.marked_pids() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            _signal_all(self.marked_pids(), signal.SIGKILL)
+        for directory in self._cleanup_dirs:
+            shutil.rmtree(directory, ignore_errors=True)
+        return leftovers
+
+
+def _health(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.read().decode(errors="replace")
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+def start_streamlit(
+    env: Mapping[str, str] | None = None,
+    *,
+    command: Callable[[int], Sequence[str]] = streamlit_command,
+    cwd: Path = REPO_ROOT,
+    startup_timeout: float = 120.0,
+) -> StreamlitServer:
+    """Start a Streamlit server on a free loopback port and wait until its health check says ok.
+
+    `env` is laid over this process's environment, from which RAY_ADDRESS and STREAMLIT_* are
+    dropped first so a developer's shell cannot leak into a test. Unless `env` gives them,
+    OPTVIZ_DB and OPTVIZ_DATA_DIR point into a fresh temporary directory (removed on stop),
+    OPTVIZ_MNIST_DOWNLOAD is "0" (tests never download) and RAY_AUTH_MODE is "disabled" (a
+    loopback-only test Ray). `command(port)` builds the argv.
+    """
+    base = {
+        key: value
+        for key, value in os.environ.items()
+        if key != "RAY_ADDRESS" and not key.startswith("STREAMLIT_")
+    }
+    cleanup: list[Path] = []
+    given = dict(env or {})
+    if "OPTVIZ_DB" not in given or "OPTVIZ_DATA_DIR" not in given:
+        scratch = Path(tempfile.mkdtemp(prefix="optviz-server-"))
+        cleanup.append(scratch)
+        (scratch / "data").mkdir()
+        given.setdefault("OPTVIZ_DB", str(scratch / "runs.db"))
+        given.setdefault("OPTVIZ_DATA_DIR", str(scratch / "data"))
+    given.setdefault("OPTVIZ_MNIST_DOWNLOAD", "0")
+    given.setdefault("RAY_AUTH_MODE", "disabled")
+    log_dir = Path(tempfile.mkdtemp(prefix="optviz-server-log-"))
+    cleanup.append(log_dir)
+
+    failure = ""
+    for _attempt in range(3):  # a port can be taken between probing and binding: try another
+        port = free_port()
+        marker = uuid.uuid4().hex
+        full_env = {**base, **given, MARKER_VAR: marker, "PYTHONUNBUFFERED": "1"}
+        log_path = log_dir / f"streamlit-{port}.log"
+        with log_path.open("wb") as log_file:
+            process = subprocess.Popen(
+                list(command(port)),
+                cwd=cwd,
+                env=full_env,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, killed as one on stop()
+            )
+        server = StreamlitServer(
+            url=f"http://127.0.0.1:{port}",
+            port=port,
+            process=process,
+            log_path=log_path,
+            marker=marker,
+            env=full_env,
+        )
+        deadline = time.monotonic() + startup_timeout
+        while time.monotonic() < deadline and process.poll() is None:
+            if _health(server.url) == "ok":
+                server._cleanup_dirs = cleanup
+                return server
+            time.sleep(0.2)
+        exit_code = process.poll()
+        server.stop(grace=2)
+        failure = (
+            f"Streamlit ({' '.join(map(str, command(port)))}) did not answer 'ok' on "
+            f"{server.url}/_stcore/health within {startup_timeout:.0f} s (exit code {exit_code})."
+            f" Server output:\n{server.log()}"
+        )
+        if exit_code is None or "already in use" not in server.log():
+            break
+    for directory in cleanup:
+        shutil.rmtree(directory, ignore_errors=True)
+    raise RuntimeError(failure)
+
+
+@pytest.fixture(scope="session")
+def app_server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamlitServer]:
+    """One `streamlit run app.py` for the whole session, with its own temporary store."""
+    root = tmp_path_factory.mktemp("app_server")
+    (root / "data").mkdir()
+    env = {
+        "OPTVIZ_DB": str(root / "runs.db"),
+        "OPTVIZ_DATA_DIR": str(root / "data"),
+        "RAY_AUTH_MODE": "disabled",
+    }
+    try:
+        server = start_streamlit(env)
+    except RuntimeError as error:
+        pytest.fail(str(error), pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def app_server(app_server_process: StreamlitServer) -> str:
+    """Base URL of the session's app server, e.g. "http://127.0.0.1:40123"."""
+    return app_server_process.url
+
+
+@pytest.fixture
+def streamlit_server(tmp_path: Path) -> Iterator[Callable[..., StreamlitServer]]:
+    """Factory: `streamlit_server(env=None, **start_streamlit_kwargs)`; stopped after the test.
+
+    OPTVIZ_DB and OPTVIZ_DATA_DIR default to paths under the test's tmp_path.
+    """
+    servers: list[StreamlitServer] = []
+
+    def start(env: Mapping[str, str] | None = None, **kwargs: Any) -> StreamlitServer:
+        data_dir = tmp_path / f"data-{len(servers)}"
+        data_dir.mkdir(exist_ok=True)
+        defaults = {"OPTVIZ_DB": str(tmp_path / "runs.db"), "OPTVIZ_DATA_DIR": str(data_dir)}
+        try:
+            server = start_streamlit({**defaults, **(env or {})}, **kwargs)
+        except RuntimeError as error:
+            pytest.fail(str(error), pytrace=False)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+# --------------------------------------------------------------------------------------- browser
+
+# Counts finished script runs in the page: a run has finished when stApp's
+# data-test-script-state leaves "running". `doc` tells a reloaded document from the old one.
+_OBSERVER_JS = """
+(() => {
+  if (window.__optviz) return;
+  const s = (window.__optviz = {doc: Math.random(), finished: 0, state: null, changed: 0});
+  const app = () => document.querySelector('[data-testid="stApp"]');
+  const update = (records) => {
+    for (const r of records || []) {
+      if (r.attributeName === "data-test-script-state" && r.oldValue === "running"
+          && r.target.getAttribute("data-test-script-state") !== "running") s.finished += 1;
+    }
+    const a = app();
+    const state = a ? a.getAttribute("data-test-script-state") : null;
+    if (state !== s.state) { s.state = state; s.changed = performance.now(); }
+  };
+  const start = () => {
+    new MutationObserver(update).observe(document.documentElement, {
+      subtree: true, childList: true, attributes: true, attributeOldValue: true,
+      attributeFilter: ["data-test-script-state"],
+    });
+    update();
+  };
+  if (document.documentElement) start();
+  else document.addEventListener("DOMContentLoaded", start);
+})();
+"""
+
+_IDLE_JS = """
+([doc, finished, quietMs]) => {
+  const s = window.__optviz;
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!s || !app) return false;
+  if (app.getAttribute("data-test-connection-state") !== "CONNECTED") return false;
+  if (app.getAttribute("data-test-script-state") !== "notRunning") return false;
+  if (s.state !== "notRunning" || performance.now() - s.changed < quietMs) return false;
+  return s.doc !== doc || s.finished > finished;
+}
+"""
+
+
+@dataclass
+class _PageLog:
+    errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+
+_PAGE_LOGS: weakref.WeakKeyDictionary[Any, _PageLog] = weakref.WeakKeyDictionary()
+
+
+def track_page(page: Any) -> None:
+    """Record the page's JS errors, requests and script runs (the `page` fixture does this)."""
+    if page in _PAGE_LOGS:
+        return
+    log = _PageLog()
+    _PAGE_LOGS[page] = log
+    page.on("pageerror", lambda error: log.errors.append(f"page error: {error}"))
+    page.on("request", lambda request: log.requests.append(request.url))
+    page.add_init_script(_OBSERVER_JS)
+
+
+def _ensure_observer(page: Any) -> None:
+    page.evaluate(_OBSERVER_JS)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium (never a downloaded one) under Playwright's sync API."""
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"{CHROMIUM} not found: the browser tests need Debian's chromium "
+            "(`apt-get install -y chromium`; scripts/test.sh installs it).",
+            pytrace=False,
+        )
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A new page in a fresh browser context, tracked for errors, requests and script runs."""
+    context = browser.new_context(viewport=VIEWPORT)
+    new_page = context.new_page()
+    new_page.set_default_timeout(30_000)
+    track_page(new_page)
+    yield new_page
+    context.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that use the browser fixtures are `browser` tests, marked or not."""
+    for item in items:
+        if {"browser", "page"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.browser)
+
+
+# ---------------------------------------------------------------------------------- page helpers
+
+
+@dataclass(frozen=True)
+class RunMarker:
+    """Where the page's count of finished script runs stood (see `script_runs`)."""
+
+    doc: float
+    finished: int
+
+
+def script_runs(page: Any) -> RunMarker:
+    """A marker to pass to `wait_for_idle(page, after=...)` before an action that reruns."""
+    _ensure_observer(page)
+    state = page.evaluate("() => [window.__optviz.doc, window.__optviz.finished]")
+    return RunMarker(doc=float(state[0]), finished=int(state[1]))
+
+
+def wait_for_idle(
+    page: Any, after: RunMarker | None = None, *, timeout_ms: float = 60_000, quiet_ms: float = 300
+) -> None:
+    """Wait until the app is connected and its script is not running, for `quiet_ms` in a row.
+
+    With `after`, also wait for a script run that finished after that marker was taken (or for a
+    reloaded document), so an action's rerun that has not started yet is not mistaken for idle.
+    """
+    _ensure_observer(page)
+    doc, finished = (after.doc, after.finished) if after else (-1.0, -1)
+    page.wait_for_function(_IDLE_JS, arg=[doc, finished, quiet_ms], timeout=timeout_ms)
+
+
+@contextlib.contextmanager
+def expect_rerun(page: Any, *, timeout_ms: float = 60_000) -> Iterator[None]:
+    """`with expect_rerun(page): page.get_by_role("button", name="Run").click()`."""
+    marker = script_runs(page)
+    yield
+    wait_for_idle(page, marker, timeout_ms=timeout_ms)
+
+
+def open_app(page: Any, base_url: str, path: str = "", *, timeout_ms: float = 60_000) -> None:
+    """Open `base_url/path` (e.g. "", "mnist", "?surface=saddle") and wait for the first run."""
+    separator = "" if not path or path.startswith("?") else "/"
+    page.goto(base_url.rstrip("/") + separator + path)
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
+    wait_for_idle(page, timeout_ms=timeout_ms)
+
+
+def app_errors(page: Any) -> list[str]:
+    """JS errors the page raised plus the text of every Streamlit exception block shown."""
+    log = _PAGE_LOGS.get(page)
+    errors = list(log.errors) if log else []
+    for block in page.locator('[data-testid="stException"]').all():
+        errors.append(f"st.exception: {block.inner_text()[:2000]}")
+    return errors
+
+
+def assert_no_app_errors(page: Any, server: StreamlitServer | None = None) -> None:
+    """Fail with the errors (and the server's log, if given) if the page shows any."""
+    errors = app_errors(page)
+    if errors:
+        details = "\n".join(errors)
+        if server is not None:
+            details += f"\n--- server log ---\n{server.log()}"
+        raise AssertionError(f"{page.url} shows errors:\n{details}")
+
+
+def offsite_requests(page: Any) -> list[str]:
+    """URLs the page requested from anywhere but loopback (data: and blob: URLs excluded)."""
+    log = _PAGE_LOGS.get(page)
+    urls = log.requests if log else []
+    return [
+        url
+        for url in urls
+        if urlsplit(url).scheme in {"http", "https", "ws", "wss"}
+        and urlsplit(url).hostname not in LOOPBACK_HOSTS
+    ]
+
+
+_SLIDER_LABELS_JS = """
+(sliders) => sliders.map((s) => {
+  const input = s.querySelector('input[type="range"]');
+  const label = s.querySelector('[data-testid="stWidgetLabel"]');
+  return [input ? input.getAttribute("aria-label") || "" : "", label ? label.textContent : ""];
+})
+"""
+
+
+def slider_input(page: Any, label: str, thumb: int = 0) -> Any:
+    """The `input[type=range]` of the slider labelled `label` (`thumb` 1 for a range's upper end).
+
+    Matches the label exactly first, then as a substring; fails if that leaves several sliders.
+    """
+    sliders = page.locator('[data-testid="stSlider"]')
+    labels: list[list[str]] = sliders.evaluate_all(_SLIDER_LABELS_JS)
+    for matches in (
+        lambda names: label in (name.strip() for name in names),
+        lambda names: any(label in name for name in names),
+    ):
+        found = [i for i, names in enumerate(labels) if matches(names)]
+        if len(found) == 1:
+            return sliders.nth(found[0]).locator('input[type="range"]').nth(thumb)
+        if len(found) > 1:
+            raise AssertionError(f"{len(found)} sliders match {label!r}: use a longer label")
+    raise AssertionError(f"no slider labelled {label!r}; the page has {[n[0] for n in labels]}")
+
+
+def move_slider(
+    page: Any, label: str, presses: int, *, thumb: int = 0, timeout_ms: float = 60_000
+) -> str:
+    """Focus the slider labelled `label`, press → (`presses` > 0) or ← that many times, and wait
+    for the rerun it causes. Returns the slider's value text afterwards (e.g. "0.0013").
+
+    At the end of its range a slider does not move and nothing reruns; that returns at once.
+    """
+    slider = slider_input(page, label, thumb)
+    before = slider.get_attribute("aria-valuetext")
+    marker = script_runs(page)
+    slider.focus()
+    key = "ArrowRight" if presses > 0 else "ArrowLeft"
+    for _ in range(abs(presses)):
+        page.keyboard.press(key)
+    try:
+        slider.evaluate(
+            """(el, before) => new Promise((resolve, reject) => {
+                 const t0 = performance.now();
+                 const poll = () => el.getAttribute("aria-valuetext") !== before ? resolve()
+                   : performance.now() - t0 > 1000 ? reject(new Error("unchanged"))
+                   : setTimeout(poll, 20);
+                 poll();
+               })""",
+            before,
+        )
+    except PlaywrightError:  # the value did not change, so no rerun is coming
+        return str(before)
+    wait_for_idle(page, marker, timeout_ms=timeout_ms)
+    return str(slider_input(page, label, thumb).get_attribute("aria-valuetext"))
+
+
+# Plotly keeps user arrays in `gd.data` in its base64 "bdata" form; `_fullData` holds them decoded.
+# This turns traces into JSON: typed arrays become lists, bdata objects are decoded, private
+# ("_"-prefixed) keys, functions and cycles are dropped.
+_PLOTLY_JSON_JS = """
+(root) => {
+  const types = {f8: Float64Array, f4: Float32Array, i4: Int32Array, u4: Uint32Array,
+                 i2: Int16Array, u2: Uint16Array, i1: Int8Array, u1: Uint8Array,
+                 u1c: Uint8ClampedArray};
+  const decode = (o) => {
+    const bin = atob(o.bdata), bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    const flat = Array.from(new types[o.dtype](bytes.buffer));
+    if (!o.shape) return flat;
+    const dims = String(o.shape).split(",").map(Number);
+    if (dims.length !== 2) return flat;
+    const rows = [];
+    for (let r = 0; r < dims[0]; r++) rows.push(flat.slice(r * dims[1], (r + 1) * dims[1]));
+    return rows;
+  };
+  const seen = new WeakSet();
+  const conv = (v, depth) => {
+    if (v === null || typeof v !== "object") return typeof v === "function" ? undefined : v;
+    if (ArrayBuffer.isView(v)) return Array.from(v);
+    if (seen.has(v) || depth > 12) return undefined;
+    seen.add(v);
+    if (typeof v.bdata === "string" && types[v.dtype]) return decode(v);
+    if (Array.isArray(v)) return v.map((x) => conv(x, depth + 1));
+    const out = {};
+    for (const [k, x] of Object.entries(v)) {
+      if (k.startsWith("_")) continue;
+      const c = conv(x, depth + 1);
+      if (c !== undefined) out[k] = c;
+    }
+    return out;
+  };
+  return conv(root, 0);
+}
+"""
+
+
+def _plotly_graph(page: Any, index: int) -> Any:
+    graphs = page.locator(".js-plotly-plot")
+    graphs.nth(index).wait_for(state="attached")
+    return graphs.nth(index)
+
+
+def plotly_data(page: Any, index: int = 0) -> list[dict[str, Any]]:
+    """The traces of the `index`-th Plotly chart as drawn (`gd._fullData`), arrays decoded."""
+    graph = _plotly_graph(page, index)
+    traces: list[dict[str, Any]] = graph.evaluate(
+        f"(gd) => ({_PLOTLY_JSON_JS})(gd._fullData.map((t) => {{"
+        " const c = Object.assign({}, t); delete c.uid; return c; }))"
+    )
+    return traces
+
+
+def plotly_frames(page: Any, index: int = 0) -> list[dict[str, Any]]:
+    """The animation frames of the `index`-th Plotly chart: [{"name": ..., "data": [...]}, ...]."""
+    graph = _plotly_graph(page, index)
+    frames: list[dict[str, Any]] = graph.evaluate(
+        f"(gd) => ({_PLOTLY_JSON_JS})(((gd._transitionData || {{}})._frames || [])"
+        ".map((f) => ({name: f.name, data: f.data || []})))"
+    )
+    return frames
