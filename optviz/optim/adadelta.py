@@ -7,7 +7,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from optviz.optim.base import Hyperparameter, Optimizer, check, with_weight_decay
+from optviz.optim.base import (
+    Hyperparameter,
+    Optimizer,
+    check,
+    decay_square_,
+    descend_,
+    with_weight_decay,
+)
 
 
 class Adadelta(Optimizer):
@@ -71,7 +78,7 @@ class Adadelta(Optimizer):
         rho, eps = group["rho"], group["eps"]
         v, u = state["square_avg"], state["acc_delta"]
         grad = with_weight_decay(grad, param, group["weight_decay"])
-        v.lerp_(grad.square(), 1 - rho)  # v_t = ρ v_{t−1} + (1 − ρ) g_t²
-        delta = (u + eps).sqrt() / (v + eps).sqrt() * grad  # Δ_t = √(u_{t−1} + ε)/√(v_t + ε) g_t
-        u.lerp_(delta.square(), 1 - rho)  # u_t = ρ u_{t−1} + (1 − ρ) Δ_t²
-        param.sub_(group["lr"] * delta)  # θ_t = θ_{t−1} − α Δ_t
+        decay_square_(v, grad, rho)  # v_t = ρ v_{t−1} + (1 − ρ) g_t²
+        delta = u.add(eps).sqrt_().div_(v.add(eps).sqrt_()).mul_(grad)  # Δ_t = √(u+ε)/√(v_t+ε) g_t
+        decay_square_(u, delta, rho)  # u_t = ρ u_{t−1} + (1 − ρ) Δ_t²
+        descend_(param, group["lr"], delta)  # θ_t = θ_{t−1} − α Δ_t

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from optviz.optim.base import Hyperparameter, Optimizer, check, with_weight_decay
+from optviz.optim.base import Hyperparameter, Optimizer, check, descend_, with_weight_decay
 
 
 class Adagrad(Optimizer):
@@ -84,4 +84,5 @@ class Adagrad(Optimizer):
         grad = with_weight_decay(grad, param, group["weight_decay"])
         lr_t = group["lr"] / (1 + (t - 1) * group["lr_decay"])  # α_t = α / (1 + (t − 1) η)
         G.addcmul_(grad, grad)  # G_t = G_{t−1} + g_t²
-        param.sub_(lr_t * grad / (G.sqrt() + group["eps"]))  # θ_t = θ_{t−1} − α_t g_t/(√G_t + ε)
+        std = G.sqrt().add_(group["eps"])  # √G_t + ε
+        descend_(param, lr_t, grad, std)  # θ_t = θ_{t−1} − α_t g_t / (√G_t + ε)

@@ -7,7 +7,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from optviz.optim.base import Hyperparameter, Optimizer, check, with_weight_decay
+from optviz.optim.base import (
+    Hyperparameter,
+    Optimizer,
+    check,
+    decay_square_,
+    descend_,
+    with_weight_decay,
+)
 
 
 class Adam(Optimizer):
@@ -27,9 +34,9 @@ class Adam(Optimizer):
     because v starts near 0.
 
     The step Δ_t = α m̂_t/√v̂_t is roughly bounded (§2.1): |Δ_t| ≤ α(1 − β1)/√(1 − β2) when
-    (1 − β1) > √(1 − β2), else |Δ_t| ≤ α. This is the one-statement-per-equation form of
-    Algorithm 1; it equals ``torch.optim.Adam`` to float round-off (PyTorch folds the corrections
-    into the step size and the denominator, the paper's "more efficient order" in §2).
+    (1 − β1) > √(1 − β2), else |Δ_t| ≤ α. The code keeps the bias corrections as scalars folded
+    into the last step (the "more efficient order" of §2, which PyTorch uses too), so m̂ and v̂
+    never exist as tensors; the result equals Algorithm 1 to float round-off.
 
     Args:
         params: iterable of parameters or of param-group dicts.
@@ -84,15 +91,12 @@ class Adam(Optimizer):
         m, v = state["exp_avg"], state["exp_avg_sq"]
         grad = with_weight_decay(grad, param, group["weight_decay"])
         m.lerp_(grad, 1 - beta1)  # m_t = β1 m_{t−1} + (1 − β1) g_t
-        v.lerp_(grad.square(), 1 - beta2)  # v_t = β2 v_{t−1} + (1 − β2) g_t²
-        if group["bias_correction"]:
-            m_hat = m / (1 - beta1**t)  # m̂_t = m_t / (1 − β1^t)
-            v_hat = v / (1 - beta2**t)  # v̂_t = v_t / (1 − β2^t)
-        else:
-            m_hat, v_hat = m, v
-        param.sub_(
-            group["lr"] * m_hat / (v_hat.sqrt() + group["eps"])
-        )  # θ_t = θ_{t−1} − α m̂/(√v̂ + ε)
+        decay_square_(v, grad, beta2)  # v_t = β2 v_{t−1} + (1 − β2) g_t²
+        # m̂_t = m_t / (1 − β1^t) and v̂_t = v_t / (1 − β2^t): the corrections stay scalars folded
+        # into the last two lines, so no tensor the size of θ is made for them (paper §2's order).
+        bias1, bias2 = (1 - beta1**t, 1 - beta2**t) if group["bias_correction"] else (1.0, 1.0)
+        denom = (v / bias2).sqrt_().add_(group["eps"])  # √v̂_t + ε
+        descend_(param, group["lr"] / bias1, m, denom)  # θ_t = θ_{t−1} − α m̂_t / (√v̂_t + ε)
 
 
 def check_adam_family(

@@ -9,8 +9,8 @@ An optimizer file implements two methods and nothing else:
 Hyperparameters may be Python numbers or tensors that broadcast against the parameter: a learning
 rate of shape ``(B, 1)`` for a parameter of shape ``(B, 2)`` steps B configurations at once, which
 is how the trajectory engine sweeps hyperparameters in one vectorized pass. The update code is
-therefore written with arithmetic that works for both (``lerp_`` with a tensor weight, products
-instead of ``alpha=`` keywords).
+therefore written with ops that take both (``lerp_``, ``mul_``) or through ``descend_`` and
+``decay_square_``, which fuse the common number case as torch.optim does and broadcast otherwise.
 """
 
 from __future__ import annotations
@@ -47,6 +47,34 @@ def with_weight_decay(grad: Tensor, param: Tensor, weight_decay: Hyperparameter)
     if is_zero(weight_decay):
         return grad
     return grad + weight_decay * param
+
+
+def decay_square_(avg: Tensor, value: Tensor, decay: Hyperparameter) -> Tensor:
+    """avg ← β·avg + (1 − β)·value², in place: the running mean of squares of adaptive methods.
+
+    With a number β this is torch.optim's fused ``mul_``/``addcmul_``; ``addcmul_`` takes its
+    scale as a number only, so a tensor β (a sweep) goes through ``lerp_`` and a value² temporary.
+    """
+    if isinstance(decay, Tensor):
+        return avg.lerp_(value.square(), 1 - decay)
+    return avg.mul_(decay).addcmul_(value, value, value=1 - decay)
+
+
+def descend_(
+    param: Tensor, lr: Hyperparameter, direction: Tensor, scale: Tensor | None = None
+) -> None:
+    """θ ← θ − α·direction (/ scale): the last line of every update, the only write to θ.
+
+    With a number α this is one fused in-place op, ``add_``/``addcdiv_`` as torch.optim writes it
+    (no temporary the size of θ, which matters on the MNIST page's 1.8 M-parameter MLP). Those ops
+    take α as a number only, so a tensor α (a sweep) takes the broadcasting form.
+    """
+    if isinstance(lr, Tensor):
+        param.sub_(lr * direction if scale is None else lr * direction / scale)
+    elif scale is None:
+        param.add_(direction, alpha=-lr)
+    else:
+        param.addcdiv_(direction, scale, value=-lr)
 
 
 class Optimizer(torch.optim.Optimizer):

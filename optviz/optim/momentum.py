@@ -6,7 +6,7 @@ from typing import Any
 
 from torch import Tensor
 
-from optviz.optim.base import Hyperparameter, Optimizer, check, with_weight_decay
+from optviz.optim.base import Hyperparameter, Optimizer, check, descend_, with_weight_decay
 
 
 class Momentum(Optimizer):
@@ -51,7 +51,7 @@ class Momentum(Optimizer):
         params,
         lr: Hyperparameter = 1e-3,
         momentum: Hyperparameter = 0.9,
-        dampening: Hyperparameter = 0.0,
+        dampening: float = 0.0,
         weight_decay: Hyperparameter = 0.0,
     ) -> None:
         check(0.0 <= lr, f"Invalid learning rate: {lr}")
@@ -74,8 +74,8 @@ class Momentum(Optimizer):
         if buf is None:
             buf = state["momentum_buffer"] = grad.clone()  # b_1 = g_1
         else:
-            buf.mul_(mu).add_((1 - tau) * grad)  # b_t = μ b_{t−1} + (1 − τ) g_t
-        param.sub_(group["lr"] * self.direction(grad, buf, mu))  # θ_t = θ_{t−1} − α b_t
+            buf.mul_(mu).add_(grad, alpha=1 - tau)  # b_t = μ b_{t−1} + (1 − τ) g_t
+        descend_(param, group["lr"], self.direction(grad, buf, mu))  # θ_t = θ_{t−1} − α b_t
 
     def direction(self, grad: Tensor, buf: Tensor, mu: Hyperparameter) -> Tensor:
         """The vector the step follows: the momentum buffer itself."""

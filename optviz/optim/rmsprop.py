@@ -7,7 +7,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from optviz.optim.base import Hyperparameter, Optimizer, check, is_zero, with_weight_decay
+from optviz.optim.base import (
+    Hyperparameter,
+    Optimizer,
+    check,
+    decay_square_,
+    descend_,
+    is_zero,
+    with_weight_decay,
+)
 
 
 class RMSprop(Optimizer):
@@ -91,14 +99,16 @@ class RMSprop(Optimizer):
     ) -> None:
         rho, v = group["alpha"], state["square_avg"]
         grad = with_weight_decay(grad, param, group["weight_decay"])
-        v.lerp_(grad.square(), 1 - rho)  # v_t = ρ v_{t−1} + (1 − ρ) g_t²
+        decay_square_(v, grad, rho)  # v_t = ρ v_{t−1} + (1 − ρ) g_t²
         if group["centered"]:
             g_bar = state["grad_avg"]
             g_bar.lerp_(grad, 1 - rho)  # ḡ_t = ρ ḡ_{t−1} + (1 − ρ) g_t
-            scaled = grad / ((v - g_bar.square()).sqrt() + group["eps"])  # g_t/(√(v_t − ḡ_t²) + ε)
+            rms = v.addcmul(g_bar, g_bar, value=-1).sqrt_().add_(group["eps"])  # √(v_t − ḡ_t²) + ε
         else:
-            scaled = grad / (v.sqrt() + group["eps"])  # g_t / (√v_t + ε)
+            rms = v.sqrt().add_(group["eps"])  # √v_t + ε
         if "momentum_buffer" in state:
             buf = state["momentum_buffer"]
-            scaled = buf.mul_(group["momentum"]).add_(scaled)  # b_t = μ b_{t−1} + g_t/(√v_t + ε)
-        param.sub_(group["lr"] * scaled)  # θ_t = θ_{t−1} − α b_t
+            buf.mul_(group["momentum"]).addcdiv_(grad, rms)  # b_t = μ b_{t−1} + g_t/(√v_t + ε)
+            descend_(param, group["lr"], buf)  # θ_t = θ_{t−1} − α b_t
+        else:
+            descend_(param, group["lr"], grad, rms)  # θ_t = θ_{t−1} − α g_t / (√v_t + ε)

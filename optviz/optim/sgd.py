@@ -6,7 +6,7 @@ from typing import Any
 
 from torch import Tensor
 
-from optviz.optim.base import Hyperparameter, Optimizer, check, with_weight_decay
+from optviz.optim.base import Hyperparameter, Optimizer, check, descend_, with_weight_decay
 
 
 class SGD(Optimizer):
@@ -48,4 +48,4 @@ class SGD(Optimizer):
         self, param: Tensor, grad: Tensor, state: dict[str, Any], group: dict[str, Any]
     ) -> None:
         grad = with_weight_decay(grad, param, group["weight_decay"])
-        param.sub_(group["lr"] * grad)  # θ_t = θ_{t−1} − α g_t
+        descend_(param, group["lr"], grad)  # θ_t = θ_{t−1} − α g_t
