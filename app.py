@@ -5,7 +5,9 @@ import streamlit as st
 st.set_page_config(page_title="optviz: optimizers, visualized", page_icon="🧭", layout="wide")
 
 pages = [
-    st.Page("pages/explorer.py", title="Trajectory explorer", icon=":material/route:", default=True),
+    st.Page(
+        "pages/explorer.py", title="Trajectory explorer", icon=":material/route:", default=True
+    ),
     st.Page("pages/mnist.py", title="Live MNIST", icon=":material/model_training:"),
 ]
 st.navigation(pages).run()
