@@ -1,0 +1,478 @@
+"""Runs execute on Ray; one collector thread in the app process is the only writer of the store.
+
+How a run travels:
+
+1. The page writes a group of ``queued`` runs into the SQLite store (``submit_group``) and
+   returns at once. It never trains and never talks to Ray.
+2. The collector (one daemon thread per app process and store, started by ``get_collector``)
+   polls the store. For each queued run, while fewer than ``OPTVIZ_MAX_CONCURRENT_RUNS`` are
+   live, it takes a warm ``RunWorker`` actor or creates one — asking for ``OPTVIZ_RUN_GPUS``
+   GPUs when the cluster has any — and calls ``run`` with the config and MNIST (put in Ray's
+   object store once). A worker costs seconds to start (a process, torch), so opening the page
+   starts up to that many in advance, and a worker whose run ended normally is kept for the
+   next run; idle ones are released after ``IDLE_WORKER_TTL_S``.
+3. The actor trains (``loop.train``) and buffers events in memory: first ``started`` (device,
+   node id and IP, PID), then metric points. Every ``POLL_INTERVAL_S`` the collector calls
+   ``drain`` on each live actor (never blocking: it waits on the replies with a short timeout)
+   and writes the points to the store; pages read the store, so every tab sees the same runs.
+4. When ``run`` returns, the collector drains once more and records the final status. If the
+   worker process dies, Ray fails the pending ``run`` call with ``RayActorError`` within about a
+   second, and the run is recorded ``failed``. Cancel: a queued run is cancelled in the store
+   directly (the collector kills its actor if it had one); a running run gets a flag the
+   collector forwards to the actor's ``stop``, which the loop checks between batches.
+5. A new app process marks runs it finds ``queued``/``running`` as failed ("app restarted"):
+   their Ray workers belonged to the process that died.
+
+``ray.init`` happens lazily on the collector thread (first use of the Live MNIST page), so the
+explorer page never pays for it. Without ``RAY_ADDRESS`` it starts a local Ray bound to loopback;
+with it, it joins that cluster unchanged.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import math
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ray
+import ray.exceptions
+import torch
+
+from optviz.optim import OPTIMIZERS
+from optviz.training.config import MAX_ACTIVE_RUNS, TrainConfig, env_number
+from optviz.training.data import DataUnavailable, Mnist, default_data_dir, load_mnist
+from optviz.training.loop import Metric, RunResult, train
+from optviz.training.store import ACTIVE, NewRun, Run, RunStore
+
+log = logging.getLogger(__name__)
+
+LOCAL_NODE_IP = "127.0.0.2"  # a loopback address: Ray otherwise binds the machine's LAN address
+POLL_INTERVAL_S = 0.2  # store ← worker latency is about this; the page redraws every second
+IDLE_WORKER_TTL_S = 300.0  # warm workers hold a CPU (or GPU) slot; give it back when unused
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Deployment knobs, read from the environment once per collector."""
+
+    max_concurrent_runs: int = 4  # OPTVIZ_MAX_CONCURRENT_RUNS: more runs wait as queued
+    run_gpus: float = 1.0  # OPTVIZ_RUN_GPUS: GPUs per run, only when the cluster has GPUs
+    run_cpus: float = 1.0  # OPTVIZ_RUN_CPUS: CPUs per run (torch uses that many threads)
+    warnings: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        concurrent, w1 = env_number("OPTVIZ_MAX_CONCURRENT_RUNS", 4, 1, MAX_ACTIVE_RUNS)
+        gpus, w2 = env_number("OPTVIZ_RUN_GPUS", 1.0, 0.01, 64)
+        cpus, w3 = env_number("OPTVIZ_RUN_CPUS", 1.0, 0.01, 256)
+        return cls(int(concurrent), gpus, cpus, tuple(w for w in (w1, w2, w3) if w))
+
+
+# --- Ray -----------------------------------------------------------------------------------
+
+_ray_lock = threading.Lock()
+
+
+def ensure_ray(settings: Settings | None = None) -> str:
+    """Connect this process to Ray once; return a one-line description of the cluster.
+
+    No ``RAY_ADDRESS``: a local Ray on ``127.0.0.2`` (``OPTVIZ_RAY_NODE_IP`` overrides) with
+    enough logical CPUs that ``max_concurrent_runs`` runs race side by side even on a 2-core
+    laptop. With ``RAY_ADDRESS``: join that cluster. Workers get the repository on their
+    ``PYTHONPATH`` so they can import optviz (in Docker the code is in the image at that path).
+    """
+    settings = settings or Settings.from_env()
+    with _ray_lock:
+        if not ray.is_initialized():
+            path = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
+            kwargs: dict[str, Any] = {
+                "runtime_env": {"env_vars": {"PYTHONPATH": path}},
+                "configure_logging": False,
+            }
+            node_ip = os.environ.get("OPTVIZ_RAY_NODE_IP")
+            address = os.environ.get("RAY_ADDRESS")
+            if address:
+                kwargs["address"] = address
+                if node_ip:
+                    kwargs["_node_ip_address"] = node_ip
+            else:
+                want = settings.max_concurrent_runs * settings.run_cpus
+                kwargs |= {
+                    "address": "local",  # never attach to some other `ray start` on this machine
+                    "_node_ip_address": node_ip or LOCAL_NODE_IP,
+                    "num_cpus": max(os.cpu_count() or 1, math.ceil(want)),
+                    "include_dashboard": False,
+                    "object_store_memory": 512 * 1024**2,  # MNIST is 55 MB; leave the RAM alone
+                }
+            ray.init(**kwargs)
+            _register_shutdown()
+        resources = ray.cluster_resources()
+        where = os.environ.get("RAY_ADDRESS") or "local"
+        nodes = sum(1 for key in resources if key.startswith("node:") and "internal" not in key)
+        return (
+            f"Ray {where}: {nodes} node(s), {resources.get('CPU', 0):g} CPUs, "
+            f"{resources.get('GPU', 0):g} GPUs"
+        )
+
+
+@ray.remote(max_restarts=0)
+class RunWorker:
+    """A Ray worker process that trains one run at a time. Its methods run on separate threads
+    (``max_concurrency``), so ``drain`` and ``stop`` answer while ``run`` trains.
+
+    Starting one costs seconds (a process, torch, and the lazy imports torch.optim pulls in on
+    its first optimizer), so ``__init__`` pays them up front and the collector keeps a few warm
+    workers and reuses them between runs.
+    """
+
+    def __init__(self) -> None:
+        self._events: list[tuple[str, Any]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._run_id: int | None = None
+        OPTIMIZERS["sgd"].build([torch.zeros(1, requires_grad=True)])  # warm the lazy imports
+
+    def _push(self, kind: str, payload: Any) -> None:
+        with self._lock:
+            self._events.append((kind, payload))
+
+    def ready(self) -> int:
+        return os.getpid()
+
+    def run(self, run_id: int, config: TrainConfig, data: Mnist) -> RunResult:
+        with self._lock:
+            self._run_id, self._events = run_id, []
+            self._stop.clear()
+        context = ray.get_runtime_context()
+
+        def started(device: str) -> None:
+            gpus = ray.get_gpu_ids()
+            if gpus and device.startswith("cpu"):
+                device += f"; Ray assigned GPU {','.join(map(str, gpus))} but torch has no CUDA"
+            self._push(
+                "started",
+                {
+                    "device": device,
+                    "node_id": context.get_node_id(),
+                    "node_ip": ray.util.get_node_ip_address(),
+                    "pid": os.getpid(),
+                },
+            )
+
+        return train(
+            config,
+            data,
+            lambda metric: self._push("metric", metric),
+            should_stop=self._stop.is_set,
+            on_start=started,
+        )
+
+    def drain(self) -> list[tuple[str, Any]]:
+        with self._lock:
+            events, self._events = self._events, []
+        return events
+
+    def stop(self, run_id: int) -> None:
+        """Stop ``run_id`` if it is still this worker's run (a late stop must not hit the next)."""
+        with self._lock:
+            if self._run_id == run_id:
+                self._stop.set()
+
+
+# --- the collector ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Live:
+    """A run the collector has handed to Ray."""
+
+    run_id: int
+    worker: _Worker
+    result: ray.ObjectRef
+    drain: ray.ObjectRef | None = None
+    stopping: bool = False
+
+
+@dataclass
+class _Worker:
+    actor: Any
+    gpus: float  # what it asked Ray for; a warm worker is reused only for the same request
+    idle_since: float = 0.0
+
+
+@dataclass
+class CollectorState:
+    """What the page shows about the collector (read without locks: plain values)."""
+
+    ray: str = "Ray starts on first use"
+    error: str | None = None
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+class Collector:
+    """Moves runs from the store to Ray and their metrics from Ray to the store (module doc)."""
+
+    def __init__(
+        self,
+        store: RunStore,
+        data_dir: Path | None = None,
+        settings: Settings | None = None,
+        poll_interval: float = POLL_INTERVAL_S,
+    ) -> None:
+        self.store = store
+        self.data_dir = data_dir
+        self.settings = settings or Settings.from_env()
+        self.poll_interval = poll_interval
+        self.state = CollectorState(warnings=self.settings.warnings)
+        self._live: dict[int, _Live] = {}
+        self._idle: list[_Worker] = []
+        self._data_ref: ray.ObjectRef | None = None
+        self._want_ray = threading.Event()
+        self._want_warm = threading.Event()
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="optviz-collector", daemon=True)
+
+    def start(self) -> Collector:
+        orphans = self.store.fail_active("app restarted: its worker belonged to a previous app")
+        if orphans:
+            log.warning("marked %d run(s) left by a previous app process as failed", orphans)
+        self._thread.start()
+        return self
+
+    def warm_up(self) -> None:
+        """Start Ray and enough warm workers in the background now, so Start does not wait."""
+        self._want_ray.set()
+        self._want_warm.set()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop polling, kill every worker and mark live runs failed."""
+        self._closing.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        for live in list(self._live.values()):
+            self._kill(live.worker)
+            self.store.finish(live.run_id, "failed", "the app shut down during the run")
+        for worker in self._idle:
+            self._kill(worker)
+        self._live.clear()
+        self._idle.clear()
+
+    @property
+    def live_runs(self) -> int:
+        return len(self._live)
+
+    @property
+    def warm_workers(self) -> int:
+        return len(self._idle)
+
+    def _loop(self) -> None:
+        while not self._closing.is_set():
+            try:
+                self.tick()
+            except Exception as error:  # keep collecting: one bad tick must not end the thread
+                log.exception("collector tick failed")
+                self.state.error = f"{type(error).__name__}: {error}"
+            self._closing.wait(self.poll_interval)
+
+    def tick(self) -> None:
+        """One round: honour cancels, launch queued runs, drain metrics, record finished runs."""
+        rows = {run.id: run for run in self.store.runs(statuses=ACTIVE)}
+        for live in list(self._live.values()):
+            row = rows.get(live.run_id)
+            if row is None:  # finished behind our back: cancelled while queued
+                self._kill(live.worker)
+                del self._live[live.run_id]
+            elif row.cancel_requested and not live.stopping:
+                live.worker.actor.stop.remote(live.run_id)
+                live.stopping = True
+        queued = [r for r in rows.values() if r.status == "queued" and r.id not in self._live]
+        if (queued or self._want_ray.is_set()) and not self._connect(queued):
+            return
+        for row in queued[: max(0, self.settings.max_concurrent_runs - len(self._live))]:
+            self._launch(row.id, row.config)
+        if self._live:
+            self._drain_all()
+            self._finish_ready()
+        self._tend_pool()
+
+    def _connect(self, queued: list[Run]) -> bool:
+        """Ray and the data, once; on failure the queued runs fail with the reason."""
+        try:
+            self.state.ray = ensure_ray(self.settings)
+            self._tend_pool()  # workers warm up (seconds each) while the data loads
+            if self._data_ref is None:
+                self._data_ref = ray.put(load_mnist(self.data_dir))
+            self.state.error = None
+            return True
+        except DataUnavailable as error:
+            reason = str(error)
+        except Exception as error:
+            reason = f"could not start Ray: {type(error).__name__}: {error}"
+        self.state.error = reason
+        self._want_ray.clear()  # do not retry every tick without a reason
+        for row in queued:
+            self.store.finish(row.id, "failed", reason)
+        return False
+
+    def _gpus_per_run(self) -> float:
+        """GPUs to ask for: only when the cluster has any, else Ray would never schedule it."""
+        return self.settings.run_gpus if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
+
+    def _new_worker(self, gpus: float) -> _Worker:
+        options: dict[str, Any] = {"num_cpus": self.settings.run_cpus, "max_concurrency": 4}
+        if gpus:
+            options["num_gpus"] = gpus
+        return _Worker(RunWorker.options(**options).remote(), gpus, time.monotonic())
+
+    def _launch(self, run_id: int, config: TrainConfig) -> None:
+        gpus = self._gpus_per_run()
+        warm = [w for w in self._idle if w.gpus == gpus]
+        worker = warm[-1] if warm else self._new_worker(gpus)
+        if warm:
+            self._idle.remove(worker)
+        result = worker.actor.run.remote(run_id, config, self._data_ref)
+        self._live[run_id] = _Live(run_id, worker, result)
+
+    def _tend_pool(self) -> None:
+        """Keep warm workers for the next Start while the page is in use; free them after."""
+        now = time.monotonic()
+        for worker in [w for w in self._idle if now - w.idle_since > IDLE_WORKER_TTL_S]:
+            self._idle.remove(worker)
+            self._kill(worker)
+        if self._want_warm.is_set() and ray.is_initialized():
+            self._want_warm.clear()
+            gpus = self._gpus_per_run()
+            while len(self._idle) + len(self._live) < self.settings.max_concurrent_runs:
+                self._idle.append(self._new_worker(gpus))
+            for worker in self._idle:
+                worker.idle_since = now
+
+    def _drain_all(self) -> None:
+        for live in self._live.values():
+            if live.drain is None:
+                live.drain = live.worker.actor.drain.remote()
+        pending = {live.drain: live for live in self._live.values()}
+        ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0.1)
+        for ref in ready:
+            live = pending[ref]
+            live.drain = None
+            with contextlib.suppress(ray.exceptions.RayError):  # the worker is gone: `run` says how
+                self._apply(live.run_id, ray.get(ref))
+
+    def _apply(self, run_id: int, events: list[tuple[str, Any]]) -> None:
+        metrics: list[Metric] = []
+        for kind, payload in events:
+            if kind == "started":
+                self.store.mark_running(run_id, **payload)
+            elif kind == "metric":
+                metrics.append(payload)
+        self.store.add_metrics(run_id, metrics)
+
+    def _finish_ready(self) -> None:
+        by_ref = {live.result: live for live in self._live.values()}
+        ready, _ = ray.wait(list(by_ref), num_returns=len(by_ref), timeout=0)
+        for ref in ready:
+            live = by_ref[ref]
+            reusable = False
+            try:
+                result: RunResult = ray.get(ref)
+                for drain in (live.drain, live.worker.actor.drain.remote()):  # the last points
+                    if drain is not None:
+                        self._apply(live.run_id, ray.get(drain, timeout=10))
+                status, error = result.status, result.error
+                reusable = status != "failed"  # after an error (CUDA OOM…) start afresh
+            except ray.exceptions.RayActorError as died:
+                status, error = "failed", f"the worker process died ({_first_line(died)})"
+            except ray.exceptions.RayError as failure:
+                status, error = "failed", _first_line(failure)
+            self.store.finish(live.run_id, status, error)
+            del self._live[live.run_id]
+            if reusable and len(self._idle) + len(self._live) < self.settings.max_concurrent_runs:
+                live.worker.idle_since = time.monotonic()
+                self._idle.append(live.worker)
+            else:
+                self._kill(live.worker)
+
+    @staticmethod
+    def _kill(worker: _Worker) -> None:
+        if ray.is_initialized():
+            ray.kill(worker.actor, no_restart=True)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+# --- one collector per store, for the whole app process ------------------------------------
+
+_collectors: dict[Path, Collector] = {}
+_collectors_lock = threading.Lock()
+_shutdown_registered = False
+
+
+def default_db_path() -> Path:
+    """``OPTVIZ_DB``, default ``runs.db`` in the data directory."""
+    configured = os.environ.get("OPTVIZ_DB")
+    return Path(configured) if configured else default_data_dir() / "runs.db"
+
+
+def get_collector(db_path: Path | None = None, data_dir: Path | None = None) -> Collector:
+    """The process-wide collector for a store, started on first use (no Streamlit in here)."""
+    path = Path(db_path or default_db_path()).resolve()
+    with _collectors_lock:
+        collector = _collectors.get(path)
+        if collector is None:
+            collector = Collector(RunStore(path), data_dir).start()
+            _collectors[path] = collector
+            _register_shutdown()
+        return collector
+
+
+def close_collectors() -> None:
+    with _collectors_lock:
+        for collector in _collectors.values():
+            collector.close()
+        _collectors.clear()
+
+
+def _shutdown() -> None:
+    close_collectors()
+    if ray.is_initialized():
+        ray.shutdown()  # a local Ray's helper processes would outlive the app otherwise
+
+
+def _register_shutdown() -> None:
+    global _shutdown_registered
+    if not _shutdown_registered:
+        atexit.register(_shutdown)
+        _shutdown_registered = True
+
+
+def submit_group(
+    store: RunStore, data: Mnist, configs: list[tuple[str, TrainConfig]], description: str
+) -> tuple[int, list[int]]:
+    """Queue one run per ``(label, config)`` as a group; the collector picks them up."""
+    if not configs:
+        raise ValueError("a group needs at least one run")
+    n_train = len(data.train_labels)
+    for label, config in configs:
+        problems = config.problems(n_train)
+        if problems:
+            raise ValueError(f"{label}: {' '.join(problems.values())}")
+    active = len(store.runs(statuses=ACTIVE))
+    if active + len(configs) > MAX_ACTIVE_RUNS:
+        raise ValueError(
+            f"{active} runs are already queued or running; at most {MAX_ACTIVE_RUNS} may be. "
+            "Wait for some to finish or cancel them."
+        )
+    runs = [NewRun(label, c, c.total_iterations(n_train)) for label, c in configs]
+    return store.create_group(configs[0][1].model, description, data.source, runs)

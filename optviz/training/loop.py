@@ -1,0 +1,198 @@
+"""The one training loop: a config and a dataset in, metrics out through a callback.
+
+It knows nothing of Ray, SQLite or Streamlit, so tests call it directly and the Ray worker wraps
+it. It never raises: the outcome is a ``RunResult`` whose status is ``done``, ``diverged``
+(non-finite loss; the curve ends at the last finite point), ``cancelled`` (the stop flag, checked
+between batches) or ``failed`` (CUDA out of memory or any other exception, with its message).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from optviz.optim import OPTIMIZERS
+from optviz.training.config import TrainConfig
+from optviz.training.data import Mnist, to_float
+from optviz.training.models import MODELS
+
+Status = Literal["done", "diverged", "cancelled", "failed"]
+EVAL_CHUNK = 2_000  # test images per forward pass: bounds memory on small GPUs
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One point of a curve. ``kind`` "train": mean minibatch loss over the last ``log_every``
+    iterations; "test": loss and accuracy on the test images."""
+
+    kind: Literal["train", "test"]
+    iteration: int  # optimizer steps taken so far (t in the paper)
+    epoch: float  # iteration / iterations per epoch
+    loss: float
+    accuracy: float | None = None  # test only, in [0, 1]
+    samples_per_s: float | None = None  # train only: throughput over the window, evals excluded
+    elapsed_s: float = 0.0  # wall time since the run started
+    emitted_at: float = 0.0  # time.time() in the worker, to measure delivery latency
+
+
+@dataclass(frozen=True)
+class RunResult:
+    status: Status
+    device: str
+    iterations: int
+    error: str | None = None
+
+
+def resolve_device(preference: str) -> tuple[torch.device, str]:
+    """CUDA when asked for (or "auto") and present, else CPU; the note says what happened."""
+    if preference in ("auto", "cuda") and torch.cuda.is_available():
+        device = torch.device("cuda", torch.cuda.current_device())
+        return device, f"cuda ({torch.cuda.get_device_name(device)})"
+    if preference == "cuda":
+        return torch.device("cpu"), "cpu (CUDA requested but not available)"
+    return torch.device("cpu"), "cpu"
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, images: Tensor, labels: Tensor) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy over a whole (test) set, in chunks."""
+    model.eval()
+    loss_sum = torch.zeros((), device=images.device)
+    correct = torch.zeros((), device=images.device, dtype=torch.long)
+    for start in range(0, len(images), EVAL_CHUNK):
+        logits = model(images[start : start + EVAL_CHUNK])  # (chunk, 10)
+        target = labels[start : start + EVAL_CHUNK]
+        loss_sum += F.cross_entropy(logits, target, reduction="sum")
+        correct += (logits.argmax(dim=1) == target).sum()
+    model.train()
+    return loss_sum.item() / len(images), correct.item() / len(images)
+
+
+def train(
+    config: TrainConfig,
+    data: Mnist,
+    on_metric: Callable[[Metric], None],
+    *,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_start: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Train ``config.model`` with ``config.optimizer`` on ``data``; report through callbacks.
+
+    ``on_start(device_note)`` is called once the model is on its device; ``on_metric`` for every
+    point; ``should_stop`` before every batch.
+    """
+    device_note, iteration = "cpu", 0
+    try:
+        problems = config.problems(len(data.train_labels))
+        if problems:
+            raise ValueError(" ".join(problems.values()))
+        device, device_note = resolve_device(config.device)
+        if on_start is not None:
+            on_start(device_note)
+        return _train(config, data, device, device_note, on_metric, should_stop)
+    except torch.cuda.OutOfMemoryError as error:
+        first_line = str(error).splitlines()[0] if str(error) else ""
+        return RunResult("failed", device_note, iteration, f"CUDA out of memory: {first_line}")
+    except Exception as error:  # the run fails, the worker and the app carry on
+        return RunResult("failed", device_note, iteration, f"{type(error).__name__}: {error}")
+
+
+def _train(
+    config: TrainConfig,
+    data: Mnist,
+    device: torch.device,
+    device_note: str,
+    on_metric: Callable[[Metric], None],
+    should_stop: Callable[[], bool],
+) -> RunResult:
+    torch.manual_seed(config.seed)  # initial weights and dropout masks
+    batches = torch.Generator().manual_seed(config.seed)  # batch order, independent of the model
+    n = min(config.train_subset, len(data.train_labels))
+    x_train = to_float(data.train_images[:n]).to(device)  # (n, 784)
+    y_train = torch.as_tensor(data.train_labels[:n].copy()).to(device)  # (n,)
+    m = min(config.test_subset, len(data.test_labels))
+    x_test = to_float(data.test_images[:m]).to(device)  # (m, 784)
+    y_test = torch.as_tensor(data.test_labels[:m].copy()).to(device)  # (m,)
+
+    model = MODELS[config.model].build(config.dropout).to(device)
+    optimizer = OPTIMIZERS[config.optimizer].build(model.parameters(), config.hyperparams)
+    per_epoch = config.iterations_per_epoch(n)
+    total = config.total_iterations(n)
+    eval_every = config.eval_interval(n)
+
+    start = time.perf_counter()
+    iteration = 0
+    window_loss = torch.zeros((), device=device)  # summed on the device: no sync per batch
+    window_batches = window_samples = 0
+    window_train_s = 0.0  # training time in the window, evaluations excluded
+
+    def emit_test() -> bool:
+        loss, accuracy = evaluate(model, x_test, y_test)
+        if not math.isfinite(loss):
+            return False
+        on_metric(
+            Metric(
+                "test",
+                iteration,
+                iteration / per_epoch,
+                loss,
+                accuracy=accuracy,
+                elapsed_s=time.perf_counter() - start,
+                emitted_at=time.time(),
+            )
+        )
+        return True
+
+    def diverged(what: str) -> RunResult:
+        return RunResult("diverged", device_note, iteration, f"{what} at iteration {iteration}")
+
+    if not emit_test():  # the curve starts where every optimizer starts: at the initial weights
+        return diverged("test loss is not finite")
+    for _epoch in range(config.epochs):
+        order = torch.randperm(n, generator=batches).to(device)  # (n,)
+        for b in range(per_epoch):
+            if should_stop():
+                return RunResult("cancelled", device_note, iteration, "cancelled by the user")
+            tick = time.perf_counter()
+            batch = order[b * config.batch_size : (b + 1) * config.batch_size]  # (B,)
+            loss = F.cross_entropy(model(x_train[batch]), y_train[batch])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            iteration += 1
+            window_loss += loss.detach()
+            window_batches += 1
+            window_samples += len(batch)
+            if iteration % config.log_every == 0 or b == per_epoch - 1:
+                mean_loss = window_loss.item() / window_batches  # syncs the device
+                window_train_s += time.perf_counter() - tick
+                if not math.isfinite(mean_loss):
+                    return diverged("training loss became non-finite")
+                on_metric(
+                    Metric(
+                        "train",
+                        iteration,
+                        iteration / per_epoch,
+                        mean_loss,
+                        samples_per_s=window_samples / max(window_train_s, 1e-9),
+                        elapsed_s=time.perf_counter() - start,
+                        emitted_at=time.time(),
+                    )
+                )
+                window_loss.zero_()
+                window_batches = window_samples = 0
+                window_train_s = 0.0
+            else:
+                window_train_s += time.perf_counter() - tick
+            if (iteration % eval_every == 0 or iteration == total) and not emit_test():
+                return diverged("test loss became non-finite")
+        if iteration % eval_every != 0 and iteration != total and not emit_test():
+            return diverged("test loss became non-finite")  # at least one evaluation per epoch
+    return RunResult("done", device_note, iteration)

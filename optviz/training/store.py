@@ -1,0 +1,365 @@
+"""Run history in SQLite on the app host: groups of runs, their status and every metric point.
+
+Why SQLite (WAL): pages in every browser tab read while the collector writes, history must outlive
+page reloads and app restarts, and workers on other machines never touch this file — only the
+app's collector writes it. Every call opens its own short-lived connection, so any thread
+(Streamlit script threads, the collector) may use one ``RunStore``.
+
+Status moves only forward: ``queued → running → done | diverged | failed | cancelled`` (``queued``
+may also end directly). Writers use ``WHERE status IN ('queued', 'running')`` so a finished run is
+never reopened and a cancel by one tab is never overwritten by the collector.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from optviz.training.config import TrainConfig
+from optviz.training.loop import Metric
+
+ACTIVE = ("queued", "running")
+CSV_COLUMNS = (
+    "group", "run", "optimizer", "label", "kind", "iteration", "epoch", "loss",
+    "accuracy", "samples_per_s", "elapsed_s",
+)  # fmt: skip
+FINISHED = ("done", "diverged", "failed", "cancelled")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS groups (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at REAL NOT NULL,
+    model TEXT NOT NULL,
+    description TEXT NOT NULL,
+    data_source TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    group_id INTEGER NOT NULL REFERENCES groups(id),
+    optimizer TEXT NOT NULL,
+    label TEXT NOT NULL,
+    config TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN
+        ('queued', 'running', 'done', 'diverged', 'failed', 'cancelled')),
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    device TEXT,
+    node_id TEXT,
+    node_ip TEXT,
+    pid INTEGER,
+    error TEXT,
+    iteration INTEGER NOT NULL DEFAULT 0,
+    total_iterations INTEGER NOT NULL,
+    samples_per_s REAL,
+    best_accuracy REAL,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL
+);
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs(status);
+CREATE INDEX IF NOT EXISTS runs_by_group ON runs(group_id);
+CREATE TABLE IF NOT EXISTS metrics (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    kind TEXT NOT NULL CHECK (kind IN ('train', 'test')),
+    iteration INTEGER NOT NULL,
+    epoch REAL NOT NULL,
+    loss REAL NOT NULL,
+    accuracy REAL,
+    samples_per_s REAL,
+    elapsed_s REAL NOT NULL,
+    emitted_at REAL NOT NULL,
+    stored_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS metrics_by_run ON metrics(run_id, kind, iteration);
+"""
+
+
+@dataclass(frozen=True)
+class Group:
+    id: int
+    created_at: float
+    model: str
+    description: str
+    data_source: str
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    group_id: int
+    optimizer: str
+    label: str
+    config: TrainConfig
+    status: str
+    cancel_requested: bool
+    device: str | None
+    node_id: str | None
+    node_ip: str | None
+    pid: int | None
+    error: str | None
+    iteration: int
+    total_iterations: int
+    samples_per_s: float | None
+    best_accuracy: float | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def progress(self) -> float:
+        return min(1.0, self.iteration / self.total_iterations) if self.total_iterations else 0.0
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    run_id: int
+    kind: str
+    iteration: int
+    epoch: float
+    loss: float
+    accuracy: float | None
+    samples_per_s: float | None
+    elapsed_s: float
+    emitted_at: float
+    stored_at: float
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """What the page asks for: one run of a group."""
+
+    label: str
+    config: TrainConfig
+    total_iterations: int
+
+
+class RunStore:
+    """All reads and writes of the run history; see the module docstring for the rules."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")  # readers never block the collector's writes
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        with closing(sqlite3.connect(self.path, timeout=15.0)) as db:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; no fsync per metric batch
+            with db:  # one transaction: commit on success, roll back on error
+                yield db
+
+    # --- writes by the page ---------------------------------------------------------------
+
+    def create_group(
+        self, model: str, description: str, data_source: str, runs: Sequence[NewRun]
+    ) -> tuple[int, list[int]]:
+        now = time.time()
+        with self._connect() as db:
+            group_id = db.execute(
+                "INSERT INTO groups (created_at, model, description, data_source) "
+                "VALUES (?, ?, ?, ?)",
+                (now, model, description, data_source),
+            ).lastrowid
+            run_ids = [
+                db.execute(
+                    "INSERT INTO runs (group_id, optimizer, label, config, status, "
+                    "total_iterations, created_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)",
+                    (
+                        group_id,
+                        run.config.optimizer,
+                        run.label,
+                        json.dumps(run.config.to_dict()),
+                        run.total_iterations,
+                        now,
+                    ),
+                ).lastrowid
+                for run in runs
+            ]
+        return int(group_id), [int(i) for i in run_ids]  # type: ignore[arg-type]
+
+    def request_cancel(self, run_id: int) -> str:
+        """Cancel a run in any state; the returned message says what happened.
+
+        Queued: cancelled at once (the collector kills its worker if it had one). Running: the
+        flag asks the worker to stop after its current batch. Finished: nothing to do.
+        """
+        now = time.time()
+        with self._connect() as db:
+            row = db.execute("SELECT label, status FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                return f"There is no run #{run_id}."
+            name = f"Run #{run_id} ({row['label']})"
+            if row["status"] == "queued":
+                db.execute(
+                    "UPDATE runs SET status = 'cancelled', cancel_requested = 1, "
+                    "error = 'cancelled before it started', finished_at = ? WHERE id = ?",
+                    (now, run_id),
+                )
+                return f"{name} was cancelled before it started."
+            if row["status"] == "running":
+                db.execute("UPDATE runs SET cancel_requested = 1 WHERE id = ?", (run_id,))
+                return f"{name} will stop after its current batch."
+            return f"{name} already finished ({row['status']}); nothing to cancel."
+
+    def cancel_group(self, group_id: int) -> str:
+        messages = [self.request_cancel(run.id) for run in self.runs(group_ids=[group_id])]
+        stopped = sum("nothing to cancel" not in m for m in messages)
+        if not messages:
+            return f"Group #{group_id} has no runs."
+        if not stopped:
+            return f"Every run of group #{group_id} had already finished; nothing to cancel."
+        return f"Cancelling {stopped} run(s) of group #{group_id}."
+
+    # --- writes by the collector --------------------------------------------------------
+
+    def mark_running(
+        self, run_id: int, *, device: str, node_id: str, node_ip: str, pid: int
+    ) -> bool:
+        with self._connect() as db:
+            changed = db.execute(
+                "UPDATE runs SET status = 'running', device = ?, node_id = ?, node_ip = ?, "
+                "pid = ?, started_at = ? WHERE id = ? AND status = 'queued'",
+                (device, node_id, node_ip, pid, time.time(), run_id),
+            ).rowcount
+        return changed == 1
+
+    def add_metrics(self, run_id: int, metrics: Iterable[Metric]) -> int:
+        """Append points and refresh the run's progress, throughput and best accuracy."""
+        metrics = list(metrics)
+        now = time.time()
+        rows = [
+            (
+                run_id,
+                m.kind,
+                m.iteration,
+                m.epoch,
+                m.loss,
+                m.accuracy,
+                m.samples_per_s,
+                m.elapsed_s,
+                m.emitted_at,
+                now,
+            )
+            for m in metrics
+        ]
+        if not rows:
+            return 0
+        last_train = next((m for m in reversed(metrics) if m.kind == "train"), None)
+        accuracies = [m.accuracy for m in metrics if m.accuracy is not None]
+        best = max(accuracies) if accuracies else None
+        with self._connect() as db:
+            db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            db.execute(
+                "UPDATE runs SET iteration = MAX(iteration, ?), "
+                "samples_per_s = COALESCE(?, samples_per_s), "
+                "best_accuracy = MAX(COALESCE(best_accuracy, ?), COALESCE(?, best_accuracy)) "
+                "WHERE id = ?",
+                (
+                    max(m.iteration for m in metrics),
+                    last_train.samples_per_s if last_train else None,
+                    best,
+                    best,
+                    run_id,
+                ),
+            )
+        return len(rows)
+
+    def finish(self, run_id: int, status: str, error: str | None = None) -> bool:
+        """Move an active run to a final status; False if it had already finished."""
+        if status not in FINISHED:
+            raise ValueError(f"{status!r} is not a final status")
+        with self._connect() as db:
+            changed = db.execute(
+                "UPDATE runs SET status = ?, error = ?, finished_at = ? "
+                "WHERE id = ? AND status IN ('queued', 'running')",
+                (status, error, time.time(), run_id),
+            ).rowcount
+        return changed == 1
+
+    def fail_active(self, reason: str) -> int:
+        """Mark every queued or running run failed: called when a new app process starts,
+        since the process that owned them (and their Ray workers) is gone."""
+        with self._connect() as db:
+            return db.execute(
+                "UPDATE runs SET status = 'failed', error = ?, finished_at = ? "
+                "WHERE status IN ('queued', 'running')",
+                (reason, time.time()),
+            ).rowcount
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def groups(self, limit: int = 100) -> list[Group]:
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM groups ORDER BY id DESC LIMIT ?", (limit,))
+            return [Group(**dict(row)) for row in rows]
+
+    def runs(
+        self, *, group_ids: Sequence[int] | None = None, statuses: Sequence[str] | None = None
+    ) -> list[Run]:
+        clauses, args = [], []
+        for column, values in (("group_id", group_ids), ("status", statuses)):
+            if values is not None:
+                clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
+                args.extend(values)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._connect() as db:
+            rows = db.execute(f"SELECT * FROM runs {where} ORDER BY id", args).fetchall()
+        return [_run(row) for row in rows]
+
+    def run(self, run_id: int) -> Run | None:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return _run(row) if row else None
+
+    def metrics(self, run_ids: Sequence[int]) -> list[MetricRow]:
+        if not run_ids:
+            return []
+        marks = ", ".join("?" * len(run_ids))
+        with self._connect() as db:
+            rows = db.execute(
+                f"SELECT * FROM metrics WHERE run_id IN ({marks}) ORDER BY run_id, rowid",
+                list(run_ids),
+            ).fetchall()
+        return [MetricRow(**dict(row)) for row in rows]
+
+    def metrics_csv(self, group_ids: Sequence[int]) -> str:
+        """Every metric point of the groups, one row each, with the run's optimizer and label."""
+        runs = {run.id: run for run in self.runs(group_ids=group_ids)}
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(CSV_COLUMNS)
+        for m in self.metrics(list(runs)):
+            run = runs[m.run_id]
+            writer.writerow(
+                [
+                    run.group_id, run.id, run.optimizer, run.label, m.kind, m.iteration,
+                    f"{m.epoch:.6g}", repr(m.loss), _blank(m.accuracy), _blank(m.samples_per_s),
+                    f"{m.elapsed_s:.3f}",
+                ]
+            )  # fmt: skip
+        return out.getvalue()
+
+
+def _blank(value: float | None) -> str:
+    return "" if value is None else repr(value)
+
+
+def _run(row: sqlite3.Row) -> Run:
+    values: dict[str, Any] = dict(row)
+    values["config"] = TrainConfig.from_dict(json.loads(values["config"]))
+    values["cancel_requested"] = bool(values["cancel_requested"])
+    return Run(**values)

@@ -1,0 +1,118 @@
+"""The training loop on real digits: it learns, it is reproducible, and every way a run can end
+is reported as a status, never as an exception."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from optviz.optim import OPTIMIZERS
+from optviz.training.config import TrainConfig, paper_settings
+from optviz.training.data import Mnist
+from optviz.training.loop import Metric, train
+from training.support import QUICK
+
+
+def run(config: TrainConfig, data: Mnist, **kwargs) -> tuple[object, list[Metric]]:
+    metrics: list[Metric] = []
+    result = train(config, data, metrics.append, **kwargs)
+    return result, metrics
+
+
+def test_a_short_training_on_real_digits_reduces_the_loss(small_mnist: Mnist) -> None:
+    result, metrics = run(QUICK, small_mnist)
+    assert result.status == "done", result.error
+    tests = [m for m in metrics if m.kind == "test"]
+    assert tests[0].iteration == 0  # the curve starts at the initial weights
+    assert tests[-1].loss < 0.85 * tests[0].loss
+    assert tests[-1].accuracy > 0.5 > tests[0].accuracy  # from chance (10 %) to most digits
+    trains = [m for m in metrics if m.kind == "train"]
+    assert trains[-1].loss < trains[0].loss
+    assert all(m.samples_per_s and m.samples_per_s > 0 for m in trains)
+
+
+@pytest.mark.parametrize("key", list(OPTIMIZERS))
+def test_every_optimizer_learns_with_its_paper_settings(key: str, small_mnist: Mnist) -> None:
+    config = TrainConfig(
+        **{**QUICK.to_dict(), "optimizer": key, "hyperparams": paper_settings(key)}
+    )
+    result, metrics = run(config, small_mnist)
+    assert result.status == "done", result.error
+    tests = [m for m in metrics if m.kind == "test"]
+    assert tests[-1].loss < tests[0].loss
+
+
+def test_same_config_and_seed_give_the_same_curve(small_mnist: Mnist) -> None:
+    config = TrainConfig(**{**QUICK.to_dict(), "dropout": 0.2, "seed": 3})
+    _, first = run(config, small_mnist)
+    _, second = run(config, small_mnist)
+    assert [(m.kind, m.iteration, m.loss) for m in first] == [
+        (m.kind, m.iteration, m.loss) for m in second
+    ]
+    _, other_seed = run(TrainConfig(**{**config.to_dict(), "seed": 4}), small_mnist)
+    assert [m.loss for m in other_seed] != [m.loss for m in first]
+
+
+def test_evaluation_happens_at_least_every_epoch(small_mnist: Mnist) -> None:
+    config = TrainConfig(**{**QUICK.to_dict(), "epochs": 3, "eval_every": 1000})
+    _, metrics = run(config, small_mnist)
+    per_epoch = config.iterations_per_epoch(len(small_mnist.train_labels))
+    evaluated = [m.iteration for m in metrics if m.kind == "test"]
+    assert evaluated == [0, per_epoch, 2 * per_epoch, 3 * per_epoch]
+
+
+def test_a_huge_learning_rate_ends_diverged_with_a_finite_curve(small_mnist: Mnist) -> None:
+    config = TrainConfig(
+        **{**QUICK.to_dict(), "model": "mlp", "optimizer": "sgd", "hyperparams": {"lr": 10.0}}
+    )
+    result, metrics = run(config, small_mnist)
+    assert result.status == "diverged"
+    assert "non-finite" in result.error
+    assert metrics, "the curve keeps its finite beginning"
+    assert all(math.isfinite(m.loss) for m in metrics)
+    assert metrics[-1].iteration < config.total_iterations(len(small_mnist.train_labels))
+
+
+def test_the_stop_flag_cancels_between_batches(small_mnist: Mnist) -> None:
+    seen: list[Metric] = []
+    result = train(QUICK, small_mnist, seen.append, should_stop=lambda: len(seen) >= 3)
+    assert result.status == "cancelled"
+    assert 0 < result.iterations < QUICK.total_iterations(len(small_mnist.train_labels))
+
+
+def test_cuda_out_of_memory_fails_the_run_with_that_reason(small_mnist: Mnist) -> None:
+    def out_of_memory(metric: Metric) -> None:
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    result = train(QUICK, small_mnist, out_of_memory)
+    assert result.status == "failed"
+    assert result.error.startswith("CUDA out of memory")
+
+
+def test_any_other_exception_fails_the_run_with_its_message(small_mnist: Mnist) -> None:
+    def broken(metric: Metric) -> None:
+        raise RuntimeError("disk on fire")
+
+    result = train(QUICK, small_mnist, broken)
+    assert (result.status, result.error) == ("failed", "RuntimeError: disk on fire")
+
+
+def test_an_invalid_config_fails_with_a_readable_message(small_mnist: Mnist) -> None:
+    config = TrainConfig(**{**QUICK.to_dict(), "hyperparams": {"lr": -1.0}, "epochs": 0})
+    result, metrics = run(config, small_mnist)
+    assert result.status == "failed"
+    assert "lr must be between" in result.error
+    assert "Epochs must be between 1 and 50" in result.error
+    assert metrics == []
+
+
+def test_cpu_is_used_when_cuda_is_asked_for_but_absent(small_mnist: Mnist) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    notes: list[str] = []
+    config = TrainConfig(**{**QUICK.to_dict(), "device": "cuda", "epochs": 1})
+    result = train(config, small_mnist, lambda m: None, on_start=notes.append)
+    assert result.status == "done"
+    assert notes == ["cpu (CUDA requested but not available)"] and result.device == notes[0]

@@ -1,0 +1,131 @@
+"""The Live MNIST page under Streamlit's AppTest: it renders, bad input gets a message beside the
+widget and disables Start, a link only pre-fills widgets, and Start queues one run per optimizer
+that the real collector trains on the session's Ray."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from optviz.training import cluster
+from optviz.training.store import RunStore
+from training.support import wait_until
+
+PAGE = Path(__file__).resolve().parents[2] / "pages" / "mnist.py"
+
+
+@pytest.fixture
+def db(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, small_mnist_dir: Path, ray_session: str
+) -> Iterator[Path]:
+    """The page's store and data for one test; its collector is closed afterwards."""
+    path = tmp_path / "runs.db"
+    monkeypatch.setenv("OPTVIZ_DB", str(path))
+    monkeypatch.setenv("OPTVIZ_DATA_DIR", str(small_mnist_dir))
+    monkeypatch.setenv("OPTVIZ_MAX_CONCURRENT_RUNS", "2")  # two warm workers are enough here
+    yield path
+    cluster.close_collectors()
+
+
+def page(query: dict[str, str] | None = None) -> AppTest:
+    app = AppTest.from_file(str(PAGE), default_timeout=120)
+    for key, value in (query or {}).items():
+        app.query_params[key] = value
+    return app.run()
+
+
+def errors(app: AppTest) -> list[str]:
+    return [element.value for element in app.error]
+
+
+def test_the_page_renders_and_names_its_data_source(db: Path) -> None:
+    app = page()
+    assert not app.exception
+    assert app.title[0].value == "Live MNIST"
+    assert any("Data: IDX files in" in caption.value for caption in app.caption)
+    assert errors(app) == []
+    assert not app.button(key="mnist_start").disabled
+
+
+@pytest.mark.parametrize(
+    ("widget", "value", "message"),
+    [
+        ("mnist_epochs", 1000, "Epochs must be between 1 and 50 (got 1,000)."),
+        ("mnist_batch_size", 0, "Batch size must be between 1 and 4,096 (got 0)."),
+        ("mnist_subset", 5_000, "Training images must be between 100 and 2,000 (got 5,000)."),
+        ("mnist_repeats", 5, "4 optimizer(s) × 5 seed(s) is 20 runs; one click starts 1 to 16."),
+    ],
+)
+def test_an_out_of_range_input_gets_a_message_and_disables_start(
+    db: Path, widget: str, value: int, message: str
+) -> None:
+    app = page()
+    app.number_input(key=widget).set_value(value).run()
+    assert not app.exception
+    assert message in errors(app)
+    assert app.button(key="mnist_start").disabled
+
+
+def test_choosing_no_optimizer_gets_a_message(db: Path) -> None:
+    app = page()
+    app.multiselect(key="mnist_optimizers").set_value([]).run()
+    assert "Choose at least one optimizer." in errors(app)
+    assert app.button(key="mnist_start").disabled
+
+
+def test_a_link_prefills_the_widgets_but_never_starts_a_run(db: Path) -> None:
+    app = page({"model": "mlp", "optimizers": "adam,sgd", "start": "1", "mnist_start": "true"})
+    assert not app.exception
+    assert app.selectbox(key="mnist_model").value == "mlp"
+    assert app.multiselect(key="mnist_optimizers").value == ["adam", "sgd"]
+    app.run()  # and again, as a reload would
+    assert RunStore(db).runs() == []
+
+
+def test_a_bad_link_falls_back_to_the_defaults_with_a_warning(db: Path) -> None:
+    app = page({"model": "resnet", "optimizers": "adam,lion"})
+    warnings = [element.value for element in app.warning]
+    assert any("Unknown model 'resnet'" in w for w in warnings)
+    assert any("Unknown optimizers ['lion']" in w for w in warnings)
+    assert app.selectbox(key="mnist_model").value == "logreg"
+    assert RunStore(db).runs() == []
+
+
+def test_start_queues_one_run_per_optimizer_and_they_train_to_done(db: Path) -> None:
+    app = page()
+    app.multiselect(key="mnist_optimizers").set_value(["adam", "sgd"]).run()
+    app.number_input(key="mnist_epochs").set_value(1).run()
+    app.number_input(key="mnist_subset").set_value(1_000).run()
+    app.button(key="mnist_start").click().run()
+    assert not app.exception
+    store = RunStore(db)
+    runs = store.runs()
+    assert [(r.optimizer, r.config.epochs, r.config.train_subset) for r in runs] == [
+        ("adam", 1, 1_000),
+        ("sgd", 1, 1_000),
+    ]
+    wait_until(lambda: not any(r.active for r in store.runs()), timeout=120)
+    assert {r.status for r in store.runs()} == {"done"}
+
+    app.run()
+    table = app.dataframe[0].value
+    assert list(table["Status"]) == ["done", "done"]
+    assert list(table["Progress"]) == [1.0, 1.0]
+    app.button(key="mnist_cancel_groups").click().run()
+    assert "nothing to cancel" in app.info[0].value
+
+
+def test_optimizers_start_from_the_paper_settings_and_the_button_restores_them(db: Path) -> None:
+    app = page()
+    assert app.select_slider(key="mnist_hp_sgd_lr").value == 0.1  # not PyTorch's 1e-3
+    assert app.select_slider(key="mnist_hp_adam_lr").value == 0.001
+    app.select_slider(key="mnist_hp_adam_lr").set_value(0.01).run()
+    app.select_slider(key="mnist_hp_adam_beta2").set_value(0.99).run()
+    assert app.select_slider(key="mnist_hp_adam_beta2").value == 0.99
+    app.button(key="mnist_paper_settings").click().run()
+    assert app.select_slider(key="mnist_hp_adam_lr").value == 0.001
+    assert app.select_slider(key="mnist_hp_adam_beta2").value == 0.999
+    assert app.select_slider(key="mnist_hp_adam_eps").value == 1e-8

@@ -1,0 +1,89 @@
+"""The SQLite run history: it survives re-opening, statuses only move forward, cancels say what
+they did, and a new app process fails the runs a dead one left behind."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+from pathlib import Path
+
+from optviz.training.loop import Metric
+from optviz.training.store import NewRun, RunStore
+from training.support import QUICK
+
+
+def make_group(store: RunStore, n: int = 2) -> tuple[int, list[int]]:
+    runs = [NewRun(f"Adam (seed {i})", QUICK, 20) for i in range(n)]
+    return store.create_group("logreg", "test group", "IDX files", runs)
+
+
+def test_history_survives_reopening_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    store = RunStore(path)
+    group_id, (run_id, _) = make_group(store)
+    store.mark_running(run_id, device="cpu", node_id="n1", node_ip="127.0.0.2", pid=42)
+    store.add_metrics(run_id, [Metric("test", 0, 0.0, 2.3, accuracy=0.1)])
+    store.add_metrics(run_id, [Metric("train", 5, 0.25, 1.5, samples_per_s=900.0)])
+    store.finish(run_id, "done")
+
+    reopened = RunStore(path)
+    run = reopened.run(run_id)
+    assert run is not None
+    assert (run.status, run.device, run.node_ip, run.pid) == ("done", "cpu", "127.0.0.2", 42)
+    assert run.config == QUICK
+    assert (run.iteration, run.samples_per_s, run.best_accuracy) == (5, 900.0, 0.1)
+    assert [m.kind for m in reopened.metrics([run_id])] == ["test", "train"]
+    assert [g.id for g in reopened.groups()] == [group_id]
+
+
+def test_the_store_uses_write_ahead_logging(tmp_path: Path) -> None:
+    RunStore(tmp_path / "runs.db")
+    with sqlite3.connect(tmp_path / "runs.db") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_finished_run_is_never_reopened(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.db")
+    _, (run_id, _) = make_group(store)
+    assert store.finish(run_id, "diverged", "loss became nan")
+    assert not store.finish(run_id, "done")
+    assert not store.mark_running(run_id, device="cpu", node_id="n", node_ip="ip", pid=1)
+    run = store.run(run_id)
+    assert run is not None and (run.status, run.error) == ("diverged", "loss became nan")
+
+
+def test_cancel_says_what_it_did_in_each_state(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.db")
+    _, (queued, running) = make_group(store)
+    store.mark_running(running, device="cpu", node_id="n", node_ip="ip", pid=1)
+
+    assert "cancelled before it started" in store.request_cancel(queued)
+    assert store.run(queued).status == "cancelled"  # type: ignore[union-attr]
+    assert "will stop after its current batch" in store.request_cancel(running)
+    run = store.run(running)
+    assert run is not None and run.status == "running" and run.cancel_requested
+    assert "already finished (cancelled); nothing to cancel" in store.request_cancel(queued)
+    assert "no run #999" in store.request_cancel(999)
+
+
+def test_a_new_app_process_fails_the_runs_a_dead_one_left(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.db")
+    _, (queued, running) = make_group(store)
+    store.mark_running(running, device="cpu", node_id="n", node_ip="ip", pid=1)
+    assert store.fail_active("app restarted") == 2
+    assert {store.run(i).status for i in (queued, running)} == {"failed"}  # type: ignore[union-attr]
+
+
+def test_metrics_download_as_csv_with_one_row_per_point(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.db")
+    group_id, (run_id, _) = make_group(store)
+    store.add_metrics(
+        run_id, [Metric("test", 0, 0.0, 2.3, accuracy=0.1), Metric("train", 5, 0.25, 1.5)]
+    )
+    rows = list(csv.DictReader(io.StringIO(store.metrics_csv([group_id]))))
+    assert [(r["kind"], r["iteration"], r["accuracy"]) for r in rows] == [
+        ("test", "0", "0.1"),
+        ("train", "5", ""),
+    ]
+    assert rows[0]["optimizer"] == "adam" and rows[0]["group"] == str(group_id)
