@@ -1,5 +1,332 @@
-"""Placeholder until the explorer page lands."""
+"""Trajectory explorer: optimizers race on a 2-D surface, with their internals in view."""
+
+import csv
+import inspect
+import io
+import textwrap
 
 import streamlit as st
 
-st.title("explorer")
+from optviz import figures, links, presets
+from optviz.optim import OPTIMIZERS
+from optviz.surfaces import MAX_NOISE, SURFACES, Surface, parse_surface
+from optviz.trajectories import Trajectories, simulate
+from optviz.ui import (
+    hyperparameter_inputs,
+    route_through_app,
+    set_hyperparameters,
+    widget_key,
+)
+
+PREFIX = "explorer"  # namespace of this page's session-state keys
+SURFACE_CHOICES = [*SURFACES, links.CUSTOM]
+
+
+# --- cached computation (shared by every session; inputs are plain values) --------------------
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def load_surface(key: str, formula: str) -> Surface:
+    return parse_surface(formula) if key == links.CUSTOM else SURFACES[key]
+
+
+@st.cache_resource(max_entries=64, show_spinner="Racing the optimizers…")
+def race(
+    key: str, formula: str, sigma: float, runs: tuple, start: tuple, steps: int, seed: int
+) -> Trajectories:
+    surface = load_surface(key, formula).with_noise(sigma)
+    return simulate(surface, [(k, dict(h)) for k, h in runs], start, steps, seed=seed)
+
+
+@st.cache_resource(max_entries=64, show_spinner="Tuning α by grid search…")
+def tuned_rates(key: str, formula: str, sigma: float, keys: tuple, start: tuple, steps: int):
+    surface = load_surface(key, formula).with_noise(sigma)
+    return presets.tune_learning_rates(surface, keys, start, steps)
+
+
+@st.cache_resource(max_entries=256, show_spinner=False)
+def chart(builder: str, race_args: tuple, *args, **kwargs) -> None:
+    """Draw ``figures.<builder>(race(*race_args), …)``.
+
+    Cached with its element: on a hit Streamlit replays the chart message, so a view seen before
+    rebuilds neither the figure nor its JSON (for the animated race, most of a rerun's time).
+    """
+    st.plotly_chart(getattr(figures, builder)(race(*race_args), *args, **kwargs))
+
+
+def trajectories_csv(result: Trajectories) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["optimizer", "step", "x", "y", "loss", "grad_x", "grad_y"])
+    for k, (key, _) in enumerate(result.runs):
+        for t in range(result.steps + 1):
+            g = result.grads[k, 0, t - 1] if t else (0.0, 0.0)
+            x, y = result.paths[k, 0, t]
+            writer.writerow([key, t, x, y, result.losses[k, 0, t], g[0], g[1]])
+    return out.getvalue()
+
+
+# --- state: from the link on first load, presets, surface changes ------------------------------
+
+
+def key(name: str) -> str:
+    return f"{PREFIX}_{name}"
+
+
+def apply_tuned_preset(only_new: bool = False) -> None:
+    """Set the selected optimizers' α to the best of a grid search on the current surface.
+
+    ``only_new``: just the optimizers whose widgets do not exist yet (one was added to the race),
+    leaving the α a person chose for the others alone.
+    """
+    state = st.session_state
+    surface_key, formula = state[key("surface")], state[key("good_formula")]
+    surface = load_surface(surface_key, formula)
+    keys = tuple(state[key("optimizers")]) or links.DEFAULT_OPTIMIZERS
+    if only_new:
+        lr = {k: OPTIMIZERS[k].hyperparams[0] for k in keys}  # "lr" comes first in every spec
+        keys = tuple(k for k in keys if widget_key(OPTIMIZERS[k], lr[k], PREFIX) not in state)
+        if not keys:
+            return
+    start = (state[key("x0")], state[key("y0")])
+    sigma = state.get(key("sigma"), surface.noise)
+    best = tuned_rates(surface_key, formula, sigma, keys, start, state[key("steps")])
+    for opt_key, lr in best.items():
+        set_hyperparameters(OPTIMIZERS[opt_key], {"lr": lr}, key_prefix=PREFIX)
+
+
+def apply_paper_defaults() -> None:
+    for opt_key in st.session_state[key("optimizers")]:
+        set_hyperparameters(OPTIMIZERS[opt_key], presets.paper_defaults(opt_key), key_prefix=PREFIX)
+
+
+def reset_for_surface() -> None:
+    """A new surface: its own start point and noise, and α re-tuned for it."""
+    state = st.session_state
+    if state[key("surface")] == links.CUSTOM and not state[key("good_formula")]:
+        state[key("good_formula")] = "x**2 + 3*sin(y)**2"
+        state[key("formula")] = state[key("good_formula")]
+    surface = load_surface(state[key("surface")], state[key("good_formula")])
+    state[key("x0")], state[key("y0")] = surface.start
+    state[key("sigma")] = surface.noise
+    apply_tuned_preset()
+
+
+def load_link() -> None:
+    """First run of a session: the URL's configuration (or the defaults) into the widgets."""
+    link, warnings = links.from_query(st.query_params.to_dict())
+    state = st.session_state
+    good_formula = ""
+    if link.surface == links.CUSTOM:
+        try:
+            load_surface(links.CUSTOM, link.formula)
+            good_formula = link.formula
+        except ValueError as error:
+            warnings.append(f"Ignored the link's formula: {error}")
+    surface_key = links.CUSTOM if good_formula else link.surface
+    surface_key = "rosenbrock" if surface_key == links.CUSTOM and not good_formula else surface_key
+    surface = load_surface(surface_key, good_formula)
+    state[key("surface")] = surface_key
+    state[key("formula")] = state[key("good_formula")] = good_formula
+    start = link.start or surface.start
+    x_min, x_max, y_min, y_max = surface.bounds
+    if not (x_min <= start[0] <= x_max and y_min <= start[1] <= y_max):
+        warnings.append(f"Ignored the link's start point {start}: it lies outside the plot.")
+        start = surface.start
+    state[key("x0")], state[key("y0")] = start
+    state[key("steps")] = link.steps
+    state[key("seed")] = link.seed
+    state[key("sigma")] = surface.noise if link.sigma is None else link.sigma
+    state[key("optimizers")] = list(link.optimizers)
+    state[key("side_by_side")] = link.view == "side"
+    if not link.hparams:
+        apply_tuned_preset()
+    for opt_key, values in link.hparams.items():
+        set_hyperparameters(OPTIMIZERS[opt_key], values, key_prefix=PREFIX)
+    state[key("warnings")] = warnings
+    state[key("loaded")] = True
+
+
+route_through_app()
+if key("loaded") not in st.session_state:
+    load_link()
+state = st.session_state
+
+# --- page ---------------------------------------------------------------------------------------
+
+st.title("Trajectory explorer")
+st.markdown(
+    "Pick a surface and some optimizers, then press **▶ Play** under the plot to watch them race "
+    "from the same start. Every optimizer is the from-scratch `torch.optim` class that also "
+    "trains MNIST on the next page; the panels below open up their internals, from Adam's "
+    "bias-corrected moments to its step-size bound (Kingma & Ba, §2.1)."
+)
+for warning in state[key("warnings")]:
+    st.warning(warning, icon="🔗")
+
+with st.sidebar:
+    st.header("Surface")
+    st.selectbox(
+        "Test surface",
+        SURFACE_CHOICES,
+        key=key("surface"),
+        format_func=lambda k: "Custom formula…" if k == links.CUSTOM else SURFACES[k].label,
+        on_change=reset_for_surface,
+    )
+    if state[key("surface")] == links.CUSTOM:
+        formula = st.text_input(
+            "f(x, y) =",
+            key=key("formula"),
+            max_chars=300,
+            help="x and y, numbers, + − * / ** ^, sin cos tan exp log sqrt abs tanh …, pi, e.",
+        )
+        try:
+            load_surface(links.CUSTOM, formula)
+            state[key("good_formula")] = formula
+        except ValueError as error:
+            st.error(f"{error}. Showing the last formula that worked.", icon="⚠️")
+    surface = load_surface(state[key("surface")], state[key("good_formula")])
+    st.caption(surface.teaches)
+
+    x_min, x_max, y_min, y_max = surface.bounds
+    col_x, col_y = st.columns(2)
+    x0 = col_x.number_input("Start x₀", x_min, x_max, key=key("x0"), step=0.1, format="%.3f")
+    y0 = col_y.number_input("Start y₀", y_min, y_max, key=key("y0"), step=0.1, format="%.3f")
+    steps = st.slider("Steps", links.MIN_STEPS, links.MAX_STEPS, key=key("steps"), step=10)
+    seed = st.number_input("Seed", 0, links.MAX_SEED, key=key("seed"), step=1)
+    sigma = surface.noise
+    if surface.noise > 0:
+        sigma = st.slider(
+            "Gradient noise σ",
+            0.0,
+            min(MAX_NOISE, 10.0),
+            key=key("sigma"),
+            step=0.1,
+            help="Standard deviation of the Gaussian noise added to every gradient, as a "
+            "minibatch would. Every optimizer sees the same noise at the same step.",
+        )
+
+    st.header("Optimizers")
+    chosen = st.multiselect(
+        "Race",
+        list(OPTIMIZERS),
+        key=key("optimizers"),
+        format_func=lambda k: OPTIMIZERS[k].label,
+        on_change=apply_tuned_preset,
+        kwargs={"only_new": True},
+    )
+    col_tune, col_paper = st.columns(2)
+    col_tune.button(
+        "Tune α",
+        on_click=apply_tuned_preset,
+        help="Grid-search each optimizer's α on this surface, as the paper's §6 did.",
+        width="stretch",
+    )
+    col_paper.button(
+        "Paper defaults",
+        on_click=apply_paper_defaults,
+        help="PyTorch's defaults; Adam's are Algorithm 1's: α=0.001, β1=0.9, β2=0.999, ε=1e-8.",
+        width="stretch",
+    )
+    hparams = {}
+    for opt_key in chosen:
+        with st.expander(OPTIMIZERS[opt_key].label, expanded=opt_key == "adam"):
+            hparams[opt_key] = hyperparameter_inputs(OPTIMIZERS[opt_key], key_prefix=PREFIX)
+
+    st.header("View")
+    side_by_side = st.toggle("Side by side", key=key("side_by_side"))
+    show_3d = st.toggle("3-D surface", key=key("show_3d"))
+
+st.query_params.from_dict(
+    links.to_query(
+        links.ExplorerState(
+            surface=state[key("surface")],
+            formula=state[key("good_formula")],
+            start=(x0, y0),
+            steps=steps,
+            seed=seed,
+            sigma=sigma if surface.noise > 0 else None,
+            optimizers=tuple(chosen),
+            hparams=hparams,
+            view="side" if side_by_side else "overlay",
+        )
+    )
+)
+
+if not chosen:
+    st.info("Choose at least one optimizer in the sidebar to start the race.", icon="👈")
+    st.stop()
+
+runs = tuple((k, tuple(sorted(hparams[k].items()))) for k in chosen)
+race_args = (state[key("surface")], state[key("good_formula")], sigma, runs, (x0, y0), steps, seed)
+result = race(*race_args)
+
+st.subheader(f"{surface.label}")
+st.latex(surface.latex)
+for k in range(len(chosen)):
+    note = result.divergence_note(k)
+    if note:
+        st.warning(f"{note}: its path stops at the last finite point (✕).", icon="💥")
+chart("race_figure", race_args, side_by_side=side_by_side)
+if show_3d:
+    chart("surface_3d_figure", race_args)
+
+loss_tab, internals_tab, rules_tab, export_tab = st.tabs(
+    ["Loss", "Internals", "Update rules", "Share & export"]
+)
+with loss_tab:
+    left, right = st.columns(2)
+    with left:
+        chart("loss_figure", race_args)
+    with right:
+        chart("distance_figure", race_args)
+with internals_tab:
+    default = chosen.index("adam") if "adam" in chosen else 0
+    k = st.selectbox(
+        "Optimizer",
+        range(len(chosen)),
+        index=default,
+        format_func=lambda i: OPTIMIZERS[chosen[i]].label,
+        key=key("inspect"),
+    )
+    st.caption(
+        "The effective step |Δ_t| per coordinate against α and, for Adam, the paper's bound "
+        "(§2.1): |Δ_t| ≤ α(1 − β₁)/√(1 − β₂) when (1 − β₁) > √(1 − β₂), else ≤ α."
+    )
+    left, right = st.columns(2)
+    with left:
+        chart("step_size_figure", race_args, k)
+    with right:
+        chart("moments_figure", race_args, k)
+with rules_tab:
+    for opt_key in chosen:
+        spec = OPTIMIZERS[opt_key]
+        with st.expander(f"{spec.label}: update rule and source", expanded=len(chosen) == 1):
+            st.latex(spec.latex)
+            st.caption(spec.reference)
+            st.code(textwrap.dedent(inspect.getsource(spec.cls.update)), language="python")
+with export_tab:
+    st.markdown(
+        "The page's address holds the whole configuration: copy it from the browser's address "
+        "bar to share exactly this view."
+    )
+    left, right = st.columns(2)
+    # Callables: the files are built only when a button is pressed, not on every rerun.
+    left.download_button(
+        "Trajectories (CSV)",
+        lambda: trajectories_csv(result),
+        file_name=f"optviz-{state[key('surface')]}.csv",
+        mime="text/csv",
+        on_click="ignore",
+        width="stretch",
+    )
+    right.download_button(
+        "Figure (HTML)",
+        lambda: figures.race_figure(result, side_by_side=side_by_side).to_html(
+            include_plotlyjs=True  # offline: the file works without a network
+        ),
+        file_name=f"optviz-{state[key('surface')]}.html",
+        mime="text/html",
+        on_click="ignore",
+        width="stretch",
+    )

@@ -1,0 +1,81 @@
+"""Explorer responsiveness and payload, measured on the real page through Streamlit's AppTest.
+
+1. Rerun after a slider move (a new α for Adam), default view: goal ≤ 300 ms server side.
+2. Rerun of a view seen before (the slider moved back: every computation is a cache hit):
+   goal ≤ 50 ms.
+3. Animation payload for 4 optimizers × 500 steps: goal ≤ 1.5 MB.
+
+Times are medians over repeats and are printed with their ratio to the goal, next to the time of
+a bare rerun of the same page measured in the same run (the floor set by Streamlit itself).
+Run: ``python benchmarks/bench_explorer.py [--repeats N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from optviz import figures  # noqa: E402
+from optviz.surfaces import SURFACES  # noqa: E402
+from optviz.trajectories import simulate  # noqa: E402
+
+PAGE = str(ROOT / "pages" / "explorer.py")
+ADAM_LR = "explorer_adam_lr"
+
+
+def timed(action) -> float:
+    begin = time.perf_counter()
+    action()
+    return time.perf_counter() - begin
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    repeats = parser.parse_args().repeats
+
+    at = AppTest.from_file(PAGE, default_timeout=300).run()
+    options = [float(v) for v in at.select_slider(key=ADAM_LR).options]  # labels, as text
+    start = options.index(at.select_slider(key=ADAM_LR).value)
+    fresh, cached, bare = [], [], []
+    for i in range(repeats):
+        # A value not seen before (walk down the α grid), then back to the previous one.
+        new_value = options[start - 1 - i]
+        old_value = at.select_slider(key=ADAM_LR).value
+        fresh.append(timed(lambda v=new_value: at.select_slider(key=ADAM_LR).set_value(v).run()))
+        cached.append(timed(lambda v=old_value: at.select_slider(key=ADAM_LR).set_value(v).run()))
+        bare.append(timed(at.run))
+        assert not at.exception, at.exception
+    floor = statistics.median(bare)
+    for name, samples, goal in (("slider move", fresh, 0.300), ("view seen before", cached, 0.050)):
+        median = statistics.median(samples)
+        print(
+            f"explorer rerun, {name}: {median * 1e3:.0f} ms = {median / goal:.2f} × the "
+            f"{goal * 1e3:.0f} ms goal; {median / floor:.1f} × a bare rerun ({floor * 1e3:.0f} ms)"
+        )
+
+    surface = SURFACES["rosenbrock"]
+    runs = [("sgd", {"lr": 2e-3}), ("momentum", {"lr": 2e-3}), ("rmsprop", {}), ("adam", {})]
+    result = simulate(surface, runs, surface.start, 500)
+    for side_by_side in (False, True):
+        size = len(figures.race_figure(result, side_by_side=side_by_side).to_json())
+        view = "side by side" if side_by_side else "overlay"
+        print(
+            f"animation payload, 4 optimizers × 500 steps, {view}: {size / 1e6:.2f} MB = "
+            f"{size / 1.5e6:.2f} × the 1.5 MB goal"
+        )
+    page_figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    print(f"default view's main figure as sent: {len(json.dumps(page_figure)) / 1e6:.2f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""The explorer page under Streamlit's AppTest: widgets change the race, bad input gets messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "explorer.py")
+
+
+def run_page(query: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    for name, value in (query or {}).items():
+        at.query_params[name] = value
+    return at.run()
+
+
+def race_spec(at: AppTest) -> dict:
+    """The main figure (the first chart) as Plotly JSON."""
+    return json.loads(at.get("plotly_chart")[0].proto.spec)
+
+
+def path_traces(spec: dict) -> list[dict]:
+    return [
+        t for t in spec["data"] if t.get("type") == "scatter" and t.get("mode") == "lines+markers"
+    ]
+
+
+def assert_healthy(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_default_view_races_four_optimizers_on_an_animated_contour():
+    at = run_page()
+    assert_healthy(at)
+    spec = race_spec(at)
+    assert spec["data"][0]["type"] == "contour"
+    names = {t["name"] for t in spec["data"]}
+    assert {"SGD", "Momentum", "RMSprop", "Adam"} <= names
+    assert len(spec["frames"]) > 10
+    assert at.query_params["opt"] == "sgd,momentum,rmsprop,adam"
+
+
+def test_moving_a_slider_changes_the_race():
+    at = run_page()
+    before = race_spec(at)
+    at.select_slider(key="explorer_adam_lr").set_value(0.001).run()
+    assert_healthy(at)
+    after = race_spec(at)
+    adam_before = next(t for t in before["data"] if t["name"] == "Adam")
+    adam_after = next(t for t in after["data"] if t["name"] == "Adam")
+    assert adam_before["x"] != adam_after["x"]
+    assert at.query_params["adam.lr"] == "0.001"
+
+
+def test_adding_an_optimizer_adds_its_path():
+    at = run_page()
+    at.multiselect(key="explorer_optimizers").select("adamax").run()
+    assert_healthy(at)
+    assert "AdaMax" in {t["name"] for t in race_spec(at)["data"]}
+
+
+def test_paper_defaults_button_sets_algorithm_1s_values():
+    at = run_page()
+    at.button[1].click().run()  # "Paper defaults"
+    assert at.select_slider(key="explorer_adam_lr").value == 0.001
+    assert at.select_slider(key="explorer_adam_beta2").value == 0.999
+
+
+def test_a_bad_formula_gets_a_message_and_the_last_good_surface_stays():
+    at = run_page({"surface": "custom", "formula": "x**2 + y**2"})
+    assert_healthy(at)
+    at.text_input(key="explorer_formula").input("__import__('os').system('ls')").run()
+    assert_healthy(at)
+    assert any("Showing the last formula that worked" in e.value for e in at.error)
+    assert race_spec(at)["data"][0]["type"] == "contour"
+    assert at.query_params["formula"] == "x**2 + y**2"
+
+
+def test_switching_surface_resets_the_start_to_the_new_surfaces_own():
+    at = run_page()
+    at.selectbox(key="explorer_surface").set_value("himmelblau").run()
+    assert_healthy(at)
+    assert (at.number_input(key="explorer_x0").value, at.number_input(key="explorer_y0").value) == (
+        -0.3,
+        -0.9,
+    )
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"steps": "abc"},
+        {"surface": "nope"},
+        {"opt": "sgd,lion"},
+        {"adam.lr": "nan"},
+        {"surface": "custom", "formula": "lambda: 1"},
+        {"x0": "1e999", "y0": "0"},
+        {"x0": "100", "y0": "0"},
+        {"sigma": "-1"},
+    ],
+)
+def test_bad_link_parameters_give_warnings_not_exceptions(query):
+    at = run_page(query)
+    assert_healthy(at)
+    assert at.warning, "expected a warning naming the bad parameter"
+    assert race_spec(at)["data"][0]["type"] == "contour"
+
+
+def test_a_link_reproduces_the_view():
+    query = {"surface": "beale", "steps": "120", "opt": "sgd,adam", "adam.lr": "0.05", "seed": "3"}
+    at = run_page(query)
+    assert_healthy(at)
+    assert not at.warning
+    assert at.selectbox(key="explorer_surface").value == "beale"
+    assert at.slider(key="explorer_steps").value == 120
+    assert at.select_slider(key="explorer_adam_lr").value == 0.05
+    assert {t["name"] for t in path_traces(race_spec(at))} >= {"SGD", "Adam"}
+
+
+def test_no_optimizer_selected_shows_a_hint_instead_of_a_chart():
+    at = run_page()
+    at.multiselect(key="explorer_optimizers").set_value([]).run()
+    assert_healthy(at)
+    assert any("Choose at least one optimizer" in i.value for i in at.info)

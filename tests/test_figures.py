@@ -1,0 +1,528 @@
+"""The Plotly builders: what a user would see in each figure, and what the browser is sent."""
+
+from __future__ import annotations
+
+import ast
+import base64
+import inspect
+import math
+import zlib
+
+import numpy as np
+import pytest
+
+from optviz import figures
+from optviz.optim import OPTIMIZERS
+from optviz.surfaces import SURFACES
+from optviz.trajectories import simulate
+
+RACE = [("momentum", {"lr": 5e-4}), ("rmsprop", {"lr": 0.01}), ("adam", {"lr": 0.05})]
+FOUR = [*RACE, ("sgd", {"lr": 1e-3})]
+# Plain SGD at this rate overshoots Rosenbrock's valley wall and escapes within a few steps.
+DIVERGING = [("sgd", {"lr": 3e-3}), ("adam", {"lr": 0.05})]
+ROSENBROCK_START = (-1.5, 2.0)
+DTYPES = {"f8": np.float64, "f4": np.float32, "i4": np.int32, "u4": np.uint32, "i2": np.int16}
+DTYPES |= {"u2": np.uint16, "i1": np.int8, "u1": np.uint8}
+
+
+@pytest.fixture(scope="module")
+def race():
+    return simulate("rosenbrock", RACE, ROSENBROCK_START, 120)
+
+
+@pytest.fixture(scope="module")
+def diverging():
+    result = simulate("rosenbrock", DIVERGING, ROSENBROCK_START, 60)
+    assert result.diverged_at[0, 0] > 0 and result.diverged_at[1, 0] == -1
+    return result
+
+
+@pytest.fixture(scope="module")
+def race_fig(race):
+    return figures.race_figure(race, frames=30)
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+
+def decode(value):
+    """A plotly base64 typed array ({"dtype", "bdata", "shape"}) as a numpy array."""
+    array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=DTYPES[value["dtype"]])
+    if "shape" in value:
+        array = array.reshape([int(n) for n in str(value["shape"]).split(",")])
+    return array
+
+
+def numbers(node, path="fig"):
+    """Every number in a plotly JSON tree, as (where, array) pairs, typed arrays decoded."""
+    if isinstance(node, dict) and "bdata" in node and "dtype" in node:
+        yield path, decode(node).astype(np.float64)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from numbers(value, f"{path}.{key}")
+    elif isinstance(node, list | tuple):
+        for i, value in enumerate(node):
+            yield from numbers(value, f"{path}[{i}]")
+    elif isinstance(node, np.ndarray) and node.dtype.kind in "fiu":
+        yield path, node.astype(np.float64)
+    elif isinstance(node, float | int | np.number) and not isinstance(node, bool):
+        yield path, np.asarray(node, dtype=np.float64)
+
+
+def assert_all_finite(fig):
+    checked = 0
+    for where, values in numbers(fig.to_plotly_json()):
+        assert np.isfinite(values).all(), f"non-finite number in {where}"
+        checked += values.size
+    assert checked > 0
+
+
+def array(value):
+    return np.asarray(value, dtype=np.float64)
+
+
+def traces_named(fig, text):
+    return [trace for trace in fig.data if text in (trace.name or "")]
+
+
+def horizontal_lines(fig):
+    """Traces that are one horizontal segment (the reference lines), by name → y value."""
+    return {
+        trace.name: float(array(trace.y)[0])
+        for trace in fig.data
+        if len(trace.y) == 2 and array(trace.y)[0] == array(trace.y)[1]
+    }
+
+
+def race_parts(fig, K):
+    """Indices of the race figure's traces by role."""
+    contours = [i for i, t in enumerate(fig.data) if t.type == "contour"]
+    paths = [i for i, t in enumerate(fig.data) if t.type == "scatter" and t.mode == "lines+markers"]
+    heads = [i for i, t in enumerate(fig.data) if t.showlegend is False and t.legendgroup]
+    heads = [i for i in heads if fig.data[i].legendgroup not in {"minimum", "start"}]
+    assert len(paths) == K and len(heads) == K
+    return contours, paths, heads
+
+
+# ------------------------------------------------------------------------------- race figure
+
+
+def test_race_has_a_contour_the_minimum_the_start_and_a_path_and_head_per_run(race, race_fig):
+    kinds = [trace.type for trace in race_fig.data]
+    assert kinds.count("contour") == 1 and set(kinds) == {"contour", "scatter"}
+    _, paths, heads = race_parts(race_fig, 3)
+    assert len(race_fig.data) == 1 + 2 + 3 + 3  # contour, minimum, start, paths, heads
+    (minimum,) = traces_named(race_fig, "global minimum")
+    assert minimum.marker.symbol == "star"
+    assert (array(minimum.x)[0], array(minimum.y)[0]) == (1.0, 1.0)
+    assert minimum.hovertext[0] == "global minimum (1, 1)"
+    (start,) = traces_named(race_fig, "start")
+    assert (array(start.x)[0], array(start.y)[0]) == ROSENBROCK_START
+    for k, (key, _) in enumerate(RACE):
+        spec = OPTIMIZERS[key]
+        assert race_fig.data[paths[k]].name == spec.label
+        assert race_fig.data[paths[k]].line.color == spec.color
+        assert race_fig.data[heads[k]].marker.color == spec.color
+        assert race_fig.data[heads[k]].marker.symbol == "circle"
+
+
+def test_race_initially_shows_the_complete_paths_and_the_slider_at_the_end(race, race_fig):
+    _, paths, heads = race_parts(race_fig, 3)
+    for k in range(3):
+        path = race_fig.data[paths[k]]
+        np.testing.assert_array_equal(array(path.x), race.paths[k, 0, :, 0].astype(np.float32))
+        np.testing.assert_array_equal(array(path.y), race.paths[k, 0, :, 1].astype(np.float32))
+        head = race_fig.data[heads[k]]
+        np.testing.assert_allclose([head.x[0], head.y[0]], race.paths[k, 0, -1], rtol=1e-6)
+    (slider,) = race_fig.layout.sliders
+    assert slider.active == len(slider.steps) - 1
+    assert slider.steps[-1].label == str(race.steps)
+
+
+def test_race_frames_run_from_step_0_to_T_evenly_within_the_requested_count(race, race_fig):
+    steps = [int(frame.name) for frame in race_fig.frames]
+    assert 2 <= len(steps) <= 30
+    assert steps[0] == 0 and steps[-1] == race.steps
+    gaps = np.diff(steps)
+    assert gaps.min() >= 1 and gaps.max() - gaps.min() <= 1
+
+
+def test_race_frames_carry_only_paths_and_heads_never_the_contour(race_fig):
+    _, paths, heads = race_parts(race_fig, 3)
+    for frame in race_fig.frames:
+        assert list(frame.traces) == paths + heads
+        sent = {key for trace in frame.to_plotly_json()["data"] for key in trace}
+        assert sent <= {"type", "x", "y", "marker"}  # what moves, nothing else
+
+
+def test_race_frame_paths_hold_every_step_up_to_their_step_in_float32(race, race_fig):
+    for frame in race_fig.frames:
+        step = int(frame.name)
+        for k in range(3):
+            x, y = frame.data[k].x, frame.data[k].y
+            assert x.dtype == np.float32 and len(x) == step + 1
+            np.testing.assert_array_equal(x, race.paths[k, 0, : step + 1, 0].astype(np.float32))
+            np.testing.assert_array_equal(y, race.paths[k, 0, : step + 1, 1].astype(np.float32))
+
+
+def test_race_head_of_the_last_frame_is_where_each_path_ends(race, race_fig):
+    last = race_fig.frames[-1]
+    for k in range(3):
+        head = last.data[3 + k]
+        np.testing.assert_allclose([head.x[0], head.y[0]], race.paths[k, 0, -1], rtol=1e-6)
+    first = race_fig.frames[0]
+    for k in range(3):
+        np.testing.assert_array_equal([first.data[3 + k].x[0], first.data[3 + k].y[0]], (-1.5, 2))
+
+
+def test_race_slider_has_one_step_per_frame_and_play_pause_animate_client_side(race_fig):
+    (slider,) = race_fig.layout.sliders
+    names = [frame.name for frame in race_fig.frames]
+    assert [list(step.args[0]) for step in slider.steps] == [[name] for name in names]
+    assert all(step.method == "animate" for step in slider.steps)
+    assert slider.currentvalue.prefix.startswith("step t")
+    (menu,) = race_fig.layout.updatemenus
+    play, pause = menu.buttons
+    assert "Play" in play.label and "Pause" in pause.label
+    assert play.method == pause.method == "animate"
+    assert play.args[0] is None and list(pause.args[0]) == [None]
+    options = play.args[1]
+    assert options["frame"]["redraw"] is False and options["frame"]["duration"] > 0
+    assert options["fromcurrent"] is True and options["mode"] == "immediate"
+
+
+def test_race_payload_of_4_optimizers_and_500_steps_fits_the_budget():
+    result = simulate("rosenbrock", FOUR, ROSENBROCK_START, 500)
+    size = len(figures.race_figure(result).to_json())
+    assert size <= 1_500_000, f"{size:,} bytes"
+
+
+def test_default_race_view_is_well_under_a_megabyte():
+    result = simulate("rosenbrock", FOUR, ROSENBROCK_START, 300)
+    fig = figures.race_figure(result)
+    assert len(fig.to_json()) <= 900_000
+    assert len(fig.frames) >= 50  # the budget still leaves a smooth animation
+
+
+def test_long_race_keeps_every_step_but_takes_fewer_frames():
+    result = simulate("rosenbrock", FOUR, ROSENBROCK_START, 2000)
+    fig = figures.race_figure(result)
+    assert 2 <= len(fig.frames) < 100
+    assert fig.frames[0].name == "0" and fig.frames[-1].name == "2000"
+    assert len(fig.frames[-1].data[0].x) == 2001
+    assert len(fig.to_json()) <= 1_500_000
+
+
+def test_race_axes_are_fixed_to_the_surface_window_with_zoom_kept_across_reruns(race_fig):
+    assert tuple(race_fig.layout.xaxis.range) == (-2.0, 2.0)
+    assert tuple(race_fig.layout.yaxis.range) == (-1.0, 3.0)
+    assert race_fig.layout.uirevision
+    assert race_fig.layout.legend.orientation == "h"
+    (image,) = race_fig.layout.images
+    assert (image.x, image.y, image.sizex, image.sizey) == (-2.0, 3.0, 4.0, 4.0)
+    assert image.layer == "below"
+
+
+def test_race_backdrop_is_a_png_of_the_surface_for_playback(race_fig):
+    """While a redraw-free animation plays, plotly.js drops the contour; the image stays."""
+    (image,) = race_fig.layout.images
+    prefix = "data:image/png;base64,"
+    assert image.source.startswith(prefix)
+    png = base64.b64decode(image.source[len(prefix) :])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert width == height == 3 * 120
+    idat = png.index(b"IDAT")
+    length = int.from_bytes(png[idat - 4 : idat], "big")
+    rows = np.frombuffer(zlib.decompress(png[idat + 4 : idat + 4 + length]), np.uint8)
+    pixels = rows.reshape(height, 1 + 3 * width)[:, 1:].reshape(height, width, 3).astype(int)
+    # Low f is darker: the valley floor near the minimum (1, 1) against the corner (-2, -1).
+    x_pixel, y_pixel = round(3 / 4 * (width - 1)), round(2 / 4 * (height - 1))
+    assert pixels[y_pixel, x_pixel].sum() < pixels[height - 1, 0].sum()
+
+
+def test_side_by_side_has_one_panel_per_run_and_one_animation_for_all(race):
+    fig = figures.race_figure(race, frames=20, side_by_side=True)
+    contours, paths, heads = race_parts(fig, 3)
+    panels = [(fig.data[i].xaxis, fig.data[i].yaxis) for i in contours]
+    assert len(set(panels)) == 3
+    for k in range(3):
+        assert (fig.data[paths[k]].xaxis, fig.data[paths[k]].yaxis) == panels[k]
+        assert (fig.data[heads[k]].xaxis, fig.data[heads[k]].yaxis) == panels[k]
+    assert [a.text for a in fig.layout.annotations] == [OPTIMIZERS[k].label for k, _ in RACE]
+    assert len(fig.layout.sliders) == 1 and len(fig.layout.updatemenus) == 1
+    for frame in fig.frames:
+        assert list(frame.traces) == paths + heads
+    assert len(fig.layout.images) == 3
+    for axis in ("xaxis", "xaxis2", "xaxis3"):
+        assert tuple(fig.layout[axis].range) == (-2.0, 2.0)
+
+
+def test_side_by_side_wraps_after_four_panels():
+    result = simulate("rosenbrock", [*FOUR, ("adamax", {"lr": 0.02})], ROSENBROCK_START, 20)
+    fig = figures.race_figure(result, side_by_side=True)
+    domains = {tuple(fig.layout[f"xaxis{i or ''}"].domain) for i in ["", 2, 3, 4, 5]}
+    assert len(domains) == 4  # the fifth panel sits under the first
+
+
+def test_diverged_run_ends_in_an_x_with_its_note_in_legend_hover_and_annotation(diverging):
+    fig = figures.race_figure(diverging, frames=20)
+    note = diverging.divergence_note(0)
+    step = int(diverging.diverged_at[0, 0])
+    assert note == f"SGD diverged at step {step}"
+    _, paths, heads = race_parts(fig, 2)
+    assert fig.data[paths[0]].name == f"SGD, diverged at step {step}"
+    assert len(fig.data[paths[0]].x) == step  # θ_0 … θ_{s−1}: the frozen tail is not drawn
+    head = fig.data[heads[0]]
+    assert head.marker.symbol == "x" and note in head.hovertemplate
+    assert fig.data[heads[1]].marker.symbol == "circle"
+    assert [a.text for a in fig.layout.annotations] == [note]
+    # The annotation stays inside the window even though the path escaped it.
+    (annotation,) = fig.layout.annotations
+    assert -2.0 <= annotation.x <= 2.0 and -1.0 <= annotation.y <= 3.0
+    assert fig.frames[0].data[2].marker.symbol == "circle"
+    assert fig.frames[-1].data[2].marker.symbol == "x"
+    assert_all_finite(fig)
+
+
+def test_log_scale_surface_gets_a_log_contour_finite_where_f_is_its_minimum():
+    # A 5 × 5 grid over Rosenbrock's window hits the minimum (1, 1) exactly: f = f* = 0 there.
+    result = simulate("rosenbrock", RACE, ROSENBROCK_START, 10)
+    fig = figures.race_figure(result, grid=5)
+    _, _, Z = SURFACES["rosenbrock"].grid(5)
+    assert Z.min() == 0.0
+    z = array(fig.data[0].z)
+    assert np.isfinite(z).all() and z.argmin() == Z.argmin()
+    delta = 10 ** z.min()  # z = log10(f − f* + δ)
+    np.testing.assert_allclose(10**z - delta, Z, rtol=1e-4, atol=1e-6 * Z.max())
+    colorbar = fig.layout.coloraxis.colorbar
+    assert colorbar.title.text == "f"
+    for value, text in zip(colorbar.tickvals, colorbar.ticktext, strict=True):
+        f = 10.0 ** int(text.split("<sup>")[1].split("<")[0]) if "<sup>" in text else float(text)
+        assert math.isclose(10**value - delta, f, rel_tol=1e-6)
+
+
+def test_linear_surface_contour_plots_f_itself():
+    result = simulate("ravine", RACE, SURFACES["ravine"].start, 10)
+    fig = figures.race_figure(result, grid=30)
+    _, _, Z = SURFACES["ravine"].grid(30)
+    np.testing.assert_array_equal(array(fig.data[0].z), Z.astype(np.float32))
+    assert fig.layout.coloraxis.colorbar.tickvals is None
+
+
+def test_runs_of_the_same_optimizer_are_told_apart_by_hyperparameter_and_dash():
+    runs = [("adam", {"lr": 0.05}), ("adam", {"lr": 0.01}), ("adam", {"lr": 0.01, "beta1": 0.5})]
+    result = simulate("rosenbrock", runs, ROSENBROCK_START, 10)
+    fig = figures.race_figure(result)
+    _, paths, _ = race_parts(fig, 3)
+    assert [fig.data[i].name for i in paths] == [
+        "Adam (α=0.05, β1=0.9)",
+        "Adam (α=0.01, β1=0.9)",
+        "Adam (α=0.01, β1=0.5)",
+    ]
+    assert len({fig.data[i].line.dash for i in paths}) == 3
+    assert {fig.data[i].line.color for i in paths} == {OPTIMIZERS["adam"].color}
+
+
+def test_race_rejects_fewer_than_two_frames(race):
+    with pytest.raises(ValueError, match="frames"):
+        figures.race_figure(race, frames=1)
+
+
+# ------------------------------------------------------------------------------------ 3-D
+
+
+def test_3d_figure_has_the_surface_a_lifted_path_per_run_and_the_minimum(race):
+    fig = figures.surface_3d_figure(race, grid=40)
+    kinds = [trace.type for trace in fig.data]
+    assert kinds.count("surface") == 1 and kinds.count("scatter3d") == 2 * 3 + 1
+    lines = [t for t in fig.data if t.type == "scatter3d" and t.mode == "lines"]
+    assert [t.line.color for t in lines] == [OPTIMIZERS[k].color for k, _ in RACE]
+    surface_z = array(fig.data[0].z)
+    for k, line in enumerate(lines):
+        z, losses = array(line.z), race.losses[k, 0]
+        # Same monotone transform as the surface: z rises exactly where the loss rises.
+        assert (np.sign(np.diff(z)) == np.sign(np.diff(losses))).mean() > 0.95
+        assert z.min() >= surface_z.min()
+    (minimum,) = traces_named(fig, "global minimum")
+    assert array(minimum.z)[0] <= surface_z.min() + 0.02 * np.ptp(surface_z)
+    assert_all_finite(fig)
+
+
+# -------------------------------------------------------------------------- loss and distance
+
+
+def test_loss_figure_plots_the_gap_to_f_star_on_a_log_axis_in_registry_colours(race):
+    fig = figures.loss_figure(race)
+    assert len(fig.data) == 3 and fig.layout.yaxis.type == "log"
+    assert fig.layout.yaxis.title.text == "f(θ_t) − f*"
+    for k, trace in enumerate(fig.data):
+        assert trace.line.color == OPTIMIZERS[RACE[k][0]].color
+        np.testing.assert_allclose(array(trace.y), race.losses[k, 0], rtol=1e-5, atol=1e-9)
+
+
+def test_loss_figure_handles_negative_f_on_styblinski_tang():
+    surface = SURFACES["styblinski_tang"]
+    result = simulate("styblinski_tang", RACE, surface.start, 200)
+    assert result.losses.min() < 0
+    fig = figures.loss_figure(result)
+    for k, trace in enumerate(fig.data):
+        y = array(trace.y)
+        assert (y > 0).all()
+        np.testing.assert_allclose(y, result.losses[k, 0] - surface.f_min, rtol=1e-4, atol=1e-6)
+
+
+def test_loss_figure_on_the_unbounded_saddle_measures_from_the_lowest_value_reached():
+    result = simulate("saddle", RACE, SURFACES["saddle"].start, 100)
+    fig = figures.loss_figure(result)
+    assert "unknown" in fig.layout.yaxis.title.text
+    lowest = min(array(trace.y).min() for trace in fig.data)
+    assert 0 < lowest < 1e-3
+    assert_all_finite(fig)
+
+
+def test_loss_figure_marks_where_a_run_diverged(diverging):
+    fig = figures.loss_figure(diverging)
+    step = int(diverging.diverged_at[0, 0])
+    (marker,) = [t for t in fig.data if t.mode == "markers"]
+    assert marker.marker.symbol == "x" and array(marker.x)[0] == step - 1
+    assert len(fig.data[0].x) == step  # the line stops at the last good point
+    assert diverging.divergence_note(0) in marker.hovertemplate
+
+
+def test_distance_figure_measures_to_the_nearest_global_minimum():
+    surface = SURFACES["himmelblau"]
+    result = simulate("himmelblau", RACE, surface.start, 150)
+    fig = figures.distance_figure(result)
+    assert fig.layout.yaxis.type == "log" and len(fig.data) == 3
+    minima = np.array(surface.minima)
+    for k, trace in enumerate(fig.data):
+        expected = np.linalg.norm(result.paths[k, 0, :, None] - minima, axis=-1).min(-1)
+        np.testing.assert_allclose(array(trace.y), expected, rtol=1e-5, atol=1e-9)
+        assert trace.line.color == OPTIMIZERS[RACE[k][0]].color
+
+
+def test_distance_figure_on_the_saddle_explains_there_is_no_minimum():
+    result = simulate("saddle", RACE, SURFACES["saddle"].start, 20)
+    fig = figures.distance_figure(result)
+    assert len(fig.data) == 0
+    assert [a.text for a in fig.layout.annotations] == [figures.NO_MINIMUM_MESSAGE]
+
+
+# ------------------------------------------------------------------------- Adam's internals
+
+
+@pytest.mark.parametrize(("beta1", "beta2"), [(0.9, 0.999), (0.8, 0.99), (0.95, 0.99)])
+def test_step_size_figure_draws_adams_section_2_1_bound(beta1, beta2):
+    lr = 0.02
+    runs = [("adam", {"lr": lr, "beta1": beta1, "beta2": beta2})]
+    result = simulate("rosenbrock", runs, ROSENBROCK_START, 80)
+    fig = figures.step_size_figure(result, 0)
+    bound = lr * (1 - beta1) / math.sqrt(1 - beta2) if 1 - beta1 > math.sqrt(1 - beta2) else lr
+    (bound_line,) = [y for name, y in horizontal_lines(fig).items() if "bound" in name]
+    assert math.isclose(bound_line, bound, rel_tol=1e-6)
+    assert math.isclose(min(horizontal_lines(fig).values()), lr, rel_tol=1e-6)
+    assert "Adam" in fig.layout.title.text and fig.layout.yaxis.type == "log"
+    steps = [t for t in fig.data if t.name in {"|Δx|", "|Δy|"}]
+    assert len(steps) == 2 and steps[0].line.dash != steps[1].line.dash
+    assert {t.line.color for t in steps} == {OPTIMIZERS["adam"].color}
+    np.testing.assert_allclose(array(steps[0].y), np.abs(result.updates[0, 0, :, 0]), rtol=1e-6)
+
+
+def test_step_size_figure_for_sgd_shows_only_alpha():
+    result = simulate("rosenbrock", [("sgd", {"lr": 1e-3})], ROSENBROCK_START, 30)
+    fig = figures.step_size_figure(result, 0)
+    lines = horizontal_lines(fig)
+    assert list(lines.values()) == [pytest.approx(1e-3)]
+    assert not any("bound" in name for name in lines)
+    assert "SGD" in fig.layout.title.text
+
+
+def test_step_size_figure_for_adamax_bounds_the_step_by_alpha():
+    result = simulate("rosenbrock", [("adamax", {"lr": 0.02})], ROSENBROCK_START, 30)
+    (name,) = horizontal_lines(figures.step_size_figure(result, 0))
+    assert "bound" in name and "α" in name
+
+
+def test_step_size_figure_warns_when_adams_bias_correction_is_off():
+    runs = [("adam", {"lr": 0.01}), ("adam", {"lr": 0.01, "bias_correction": False})]
+    result = simulate("rosenbrock", runs, ROSENBROCK_START, 30)
+    assert not figures.step_size_figure(result, 0).layout.annotations
+    (note,) = figures.step_size_figure(result, 1).layout.annotations
+    assert "bias correction" in note.text.lower()
+
+
+def test_step_size_figure_rejects_a_run_that_does_not_exist(race):
+    with pytest.raises(ValueError, match="run index"):
+        figures.step_size_figure(race, 3)
+
+
+def test_moments_figure_shows_adams_gradient_m_hat_and_v_hat_in_rows(race):
+    fig = figures.moments_figure(race, 2)
+    rows = [axis.title.text for axis in fig.select_yaxes()]
+    assert rows == ["g", "m̂", "v̂"]
+    assert [axis.type for axis in fig.select_yaxes()] == ["linear", "linear", "log"]
+    assert len(fig.data) == 2 * 3
+    assert {t.line.color for t in fig.data} == {OPTIMIZERS["adam"].color}
+    m_hat = race.moments(2)["m̂"]
+    np.testing.assert_allclose(array(fig.data[2].y), m_hat[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(array(fig.data[0].y), race.grads[2, 0, :, 0], rtol=1e-6)
+
+
+@pytest.mark.parametrize(("k", "rows"), [(0, ["g", "b"]), (1, ["g", "v"])])
+def test_moments_figure_rows_follow_each_optimizers_state(race, k, rows):
+    fig = figures.moments_figure(race, k)
+    assert [axis.title.text for axis in fig.select_yaxes()] == rows
+    assert OPTIMIZERS[RACE[k][0]].label in fig.layout.title.text
+
+
+def test_bias_correction_ablation_shows_early_steps_blow_up_without_it():
+    lr, beta1, beta2 = 0.01, 0.9, 0.9999
+    fig = figures.bias_correction_figure("rosenbrock", ROSENBROCK_START, lr=lr, beta2=beta2)
+    with_bc, without_bc = fig.data[0], fig.data[1]
+    assert "with " in with_bc.name and "without" in without_bc.name
+    assert math.isclose(array(with_bc.y)[0], lr, rel_tol=1e-3)  # Adam's first step is α
+    blow_up = lr * (1 - beta1) / math.sqrt(1 - beta2)  # m/√v at t = 1, uncorrected: 10α here
+    assert math.isclose(array(without_bc.y)[0], blow_up, rel_tol=1e-3)
+    assert with_bc.line.color == without_bc.line.color == OPTIMIZERS["adam"].color
+    assert_all_finite(fig)
+
+
+# -------------------------------------------------------------------------- every builder
+
+
+BUILDERS = {
+    "race": lambda r: figures.race_figure(r, frames=15),
+    "side_by_side": lambda r: figures.race_figure(r, frames=15, side_by_side=True),
+    "3d": lambda r: figures.surface_3d_figure(r, grid=30),
+    "loss": figures.loss_figure,
+    "distance": figures.distance_figure,
+    "step_size": lambda r: figures.step_size_figure(r, 0),
+    "moments": lambda r: figures.moments_figure(r, 0),
+}
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+@pytest.mark.parametrize("surface_key", ["rosenbrock", "saddle", "styblinski_tang"])
+def test_every_builder_sends_only_finite_numbers(builder, surface_key):
+    runs = [*DIVERGING, ("rmsprop", {"lr": 0.5})] if surface_key == "rosenbrock" else RACE
+    result = simulate(surface_key, runs, SURFACES[surface_key].start, 40)
+    assert_all_finite(BUILDERS[builder](result))
+
+
+def test_figures_module_is_pure():
+    tree = ast.parse(inspect.getsource(figures))
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not any(name and name.startswith("streamlit") for name in imported)
+    calls = {
+        node.func.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+    }
+    assert not calls & {"show", "write_html", "write_image", "write_json"}
