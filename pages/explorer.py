@@ -20,6 +20,10 @@ from optviz.ui import (
 
 PREFIX = "explorer"  # namespace of this page's session-state keys
 SURFACE_CHOICES = [*SURFACES, links.CUSTOM]
+# Animation frames of the race: each is a few Plotly traces that Streamlit validates and
+# serialises on every new view; 40 keep a slider move within its time budget and still play
+# smoothly (paths are drawn at every step; frames only set how far they have grown).
+RACE_FRAMES = 40
 
 
 # --- cached computation (shared by every session; inputs are plain values) --------------------
@@ -267,7 +271,7 @@ for k in range(len(chosen)):
     note = result.divergence_note(k)
     if note:
         st.warning(f"{note}: its path stops at the last finite point (✕).", icon="💥")
-chart("race_figure", race_args, side_by_side=side_by_side)
+chart("race_figure", race_args, side_by_side=side_by_side, frames=RACE_FRAMES)
 if show_3d:
     chart("surface_3d_figure", race_args)
 
@@ -322,7 +326,7 @@ with export_tab:
     )
     right.download_button(
         "Figure (HTML)",
-        lambda: figures.race_figure(result, side_by_side=side_by_side).to_html(
+        lambda: figures.race_figure(result, side_by_side=side_by_side, frames=RACE_FRAMES).to_html(
             include_plotlyjs=True  # offline: the file works without a network
         ),
         file_name=f"optviz-{state[key('surface')]}.html",
