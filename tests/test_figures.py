@@ -159,7 +159,7 @@ def test_race_frame_paths_hold_every_step_up_to_their_step_in_float32(race, race
     for frame in race_fig.frames:
         step = int(frame.name)
         for k in range(3):
-            x, y = frame.data[k].x, frame.data[k].y
+            x, y = decode(frame.data[k].x), decode(frame.data[k].y)  # base64 typed arrays
             assert x.dtype == np.float32 and len(x) == step + 1
             np.testing.assert_array_equal(x, race.paths[k, 0, : step + 1, 0].astype(np.float32))
             np.testing.assert_array_equal(y, race.paths[k, 0, : step + 1, 1].astype(np.float32))
@@ -209,7 +209,7 @@ def test_long_race_keeps_every_step_but_takes_fewer_frames():
     fig = figures.race_figure(result)
     assert 2 <= len(fig.frames) < 100
     assert fig.frames[0].name == "0" and fig.frames[-1].name == "2000"
-    assert len(fig.frames[-1].data[0].x) == 2001
+    assert len(decode(fig.frames[-1].data[0].x)) == 2001
     assert len(fig.to_json()) <= 1_500_000
 
 
