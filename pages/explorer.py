@@ -58,6 +58,12 @@ def chart(builder: str, race_args: tuple, *args, **kwargs) -> None:
     st.plotly_chart(getattr(figures, builder)(race(*race_args), *args, **kwargs))
 
 
+def standalone_html(result: Trajectories, side_by_side: bool) -> str:
+    """The race as a page of its own: plotly.js inlined (works offline), a light template."""
+    fig = figures.race_figure(result, side_by_side=side_by_side, frames=RACE_FRAMES)
+    return fig.update_layout(template="plotly_white").to_html(include_plotlyjs=True)
+
+
 def trajectories_csv(result: Trajectories) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
@@ -326,9 +332,7 @@ with export_tab:
     )
     right.download_button(
         "Figure (HTML)",
-        lambda: figures.race_figure(result, side_by_side=side_by_side, frames=RACE_FRAMES).to_html(
-            include_plotlyjs=True  # offline: the file works without a network
-        ),
+        lambda: standalone_html(result, side_by_side),
         file_name=f"optviz-{state[key('surface')]}.html",
         mime="text/html",
         on_click="ignore",
