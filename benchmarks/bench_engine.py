@@ -43,14 +43,19 @@ TORCH_TWINS = {
 
 
 def naive_baseline() -> None:
-    """What one would write first: each optimizer on its own, autograd every step."""
+    """What one would write first: each optimizer on its own, autograd every step, recording
+    the path and the loss a plot needs (the engine records those and more)."""
     for key, hparams in RUNS:
         theta = torch.tensor([SURFACE.start], dtype=torch.float64, requires_grad=True)
         optimizer = TORCH_TWINS[key]([theta], **hparams)
+        path, losses = [], []
         for _ in range(STEPS):
             optimizer.zero_grad()
-            SURFACE.f(theta).sum().backward()
+            loss = SURFACE.f(theta).sum()
+            loss.backward()
             optimizer.step()
+            path.append(theta.detach().clone())
+            losses.append(loss.item())
 
 
 def engine(starts: np.ndarray) -> None:
