@@ -58,6 +58,16 @@ def chart(builder: str, race_args: tuple, *args, **kwargs) -> None:
     st.plotly_chart(getattr(figures, builder)(race(*race_args), *args, **kwargs))
 
 
+@st.cache_resource(max_entries=64, show_spinner=False)
+def bias_correction_chart(
+    key: str, formula: str, sigma: float, start: tuple, lr: float, beta1: float, beta2: float
+) -> None:
+    """Adam's first steps with and without bias correction, cached with its element."""
+    surface = load_surface(key, formula).with_noise(sigma)
+    fig = figures.bias_correction_figure(surface, start, lr=lr, beta1=beta1, beta2=beta2)
+    st.plotly_chart(fig)
+
+
 def standalone_html(result: Trajectories, side_by_side: bool) -> str:
     """The race as a page of its own: plotly.js inlined (works offline), a light template."""
     fig = figures.race_figure(result, side_by_side=side_by_side, frames=RACE_FRAMES)
@@ -308,6 +318,14 @@ with internals_tab:
         chart("step_size_figure", race_args, k)
     with right:
         chart("moments_figure", race_args, k)
+    if "adam" in chosen:
+        adam = hparams["adam"]
+        st.markdown(
+            "**Bias correction (§3).** m and v start at 0, so early on they underestimate the "
+            "gradient's moments; dividing by (1 − βᵗ) corrects that. Without it the first steps "
+            "are (1 − β₁)/√(1 − β₂) times too large; move β₂ towards 1 to see them blow up."
+        )
+        bias_correction_chart(*race_args[:3], (x0, y0), adam["lr"], adam["beta1"], adam["beta2"])
 with rules_tab:
     for opt_key in chosen:
         spec = OPTIMIZERS[opt_key]

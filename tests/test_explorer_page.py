@@ -126,3 +126,14 @@ def test_no_optimizer_selected_shows_a_hint_instead_of_a_chart():
     at.multiselect(key="explorer_optimizers").set_value([]).run()
     assert_healthy(at)
     assert any("Choose at least one optimizer" in i.value for i in at.info)
+
+
+def test_adam_in_the_race_shows_the_bias_correction_ablation():
+    at = run_page()
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    names = {t.get("name") for spec in charts for t in spec["data"]}
+    assert {"with bias correction", "without bias correction"} <= names
+    at.multiselect(key="explorer_optimizers").set_value(["sgd", "momentum"]).run()
+    assert_healthy(at)
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert "without bias correction" not in {t.get("name") for s in charts for t in s["data"]}
