@@ -291,16 +291,16 @@ chart("race_figure", race_args, side_by_side=side_by_side, frames=RACE_FRAMES)
 if show_3d:
     chart("surface_3d_figure", race_args)
 
-loss_tab, internals_tab, rules_tab, export_tab = st.tabs(
-    ["Loss", "Internals", "Update rules", "Share & export"]
-)
-with loss_tab:
+
+def loss_panel() -> None:
     left, right = st.columns(2)
     with left:
         chart("loss_figure", race_args)
     with right:
         chart("distance_figure", race_args)
-with internals_tab:
+
+
+def internals_panel() -> None:
     default = chosen.index("adam") if "adam" in chosen else 0
     k = st.selectbox(
         "Optimizer",
@@ -326,14 +326,18 @@ with internals_tab:
             "are (1 − β₁)/√(1 − β₂) times too large; move β₂ towards 1 to see them blow up."
         )
         bias_correction_chart(*race_args[:3], (x0, y0), adam["lr"], adam["beta1"], adam["beta2"])
-with rules_tab:
+
+
+def rules_panel() -> None:
     for opt_key in chosen:
         spec = OPTIMIZERS[opt_key]
         with st.expander(f"{spec.label}: update rule and source", expanded=len(chosen) == 1):
             st.latex(spec.latex)
             st.caption(spec.reference)
             st.code(textwrap.dedent(inspect.getsource(spec.cls.update)), language="python")
-with export_tab:
+
+
+def export_panel() -> None:
     st.markdown(
         "The page's address holds the whole configuration: copy it from the browser's address "
         "bar to share exactly this view."
@@ -356,3 +360,18 @@ with export_tab:
         on_click="ignore",
         width="stretch",
     )
+
+
+PANELS = {
+    "Loss": loss_panel,
+    "Internals": internals_panel,
+    "Update rules": rules_panel,
+    "Share & export": export_panel,
+}
+# Lazy tabs: only the open one runs, so a slider move redraws the race and one panel.
+for tab, panel in zip(
+    st.tabs(list(PANELS), key=key("tab"), on_change="rerun"), PANELS.values(), strict=True
+):
+    if tab.open:
+        with tab:
+            panel()

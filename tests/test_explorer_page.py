@@ -130,6 +130,8 @@ def test_no_optimizer_selected_shows_a_hint_instead_of_a_chart():
 
 def test_adam_in_the_race_shows_the_bias_correction_ablation():
     at = run_page()
+    at.session_state["explorer_tab"] = "Internals"  # tabs are lazy: only the open one runs
+    at.run()
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     names = {t.get("name") for spec in charts for t in spec["data"]}
     assert {"with bias correction", "without bias correction"} <= names
@@ -137,3 +139,12 @@ def test_adam_in_the_race_shows_the_bias_correction_ablation():
     assert_healthy(at)
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     assert "without bias correction" not in {t.get("name") for s in charts for t in s["data"]}
+
+
+def test_only_the_open_tab_is_computed():
+    at = run_page()
+    assert len(at.get("plotly_chart")) == 3  # the race, loss and distance
+    at.session_state["explorer_tab"] = "Update rules"
+    at.run()
+    assert_healthy(at)
+    assert len(at.get("plotly_chart")) == 1 and len(at.code) == 4  # one update() per optimizer
