@@ -281,7 +281,7 @@ def _clamp_to_window(surface: Surface, x: float, y: float) -> tuple[float, float
     return float(np.clip(x, x_min, x_max)), float(np.clip(y, y_min, y_max))
 
 
-def _figure(*data: object) -> go.Figure:
+def new_figure(*data: object) -> go.Figure:
     """A new figure with no template.
 
     Streamlit draws charts in its own theme, so a template would be thrown away in the app, and
@@ -414,7 +414,7 @@ def race_figure(
         columns = min(MAX_COLUMNS, K)
         rows = math.ceil(K / columns)
         fig = make_subplots(
-            figure=_figure(),
+            figure=new_figure(),
             rows=rows,
             cols=columns,
             shared_xaxes="all",
@@ -428,7 +428,7 @@ def race_figure(
         panels = [{"row": 1 + k // columns, "col": 1 + k % columns} for k in range(K)]
         height = max(FIGURE_HEIGHT, 110 + 300 * rows)
     else:
-        fig = _figure()
+        fig = new_figure()
         panels = [{}] * K  # add_trace(…, **{}) draws on the one plot
         height = FIGURE_HEIGHT
 
@@ -736,7 +736,7 @@ def surface_3d_figure(result: Trajectories, *, grid: int = 80) -> go.Figure:
     lift = 0.01 * (z_max - z_min or 1.0)
     x_min, x_max, y_min, y_max = surface.bounds
 
-    fig = _figure(
+    fig = new_figure(
         go.Surface(
             x=_f32(xs),
             y=_f32(ys),
@@ -840,7 +840,7 @@ def _curve_figure(
     good point, since the engine only holds it there afterwards.
     """
     names = _run_names(result)
-    fig = _figure()
+    fig = new_figure()
     for k, values in enumerate(series):
         last = _last_good(result, k)
         steps = np.arange(last + 1, dtype=np.int32)
@@ -891,7 +891,7 @@ def distance_figure(result: Trajectories) -> go.Figure:
     surface = result.surface
     title = f"Distance to the minimum on {surface.label}"
     if not surface.minima:
-        return _layout(_message(_figure(), NO_MINIMUM_MESSAGE), title)
+        return _layout(_message(new_figure(), NO_MINIMUM_MESSAGE), title)
     minima = np.asarray(surface.minima, dtype=np.float64)  # (M, 2)
     paths = result.paths[:, 0]  # (K, T + 1, 2)
     gaps = np.linalg.norm(paths[:, :, None, :] - minima, axis=-1).min(axis=-1)  # (K, T + 1)
@@ -936,7 +936,7 @@ def step_size_figure(result: Trajectories, k: int) -> go.Figure:
     last = _last_good(result, k)
     updates = np.abs(result.updates[k, 0, :last])  # (last, 2): Δ_1 … Δ_last
     steps = np.arange(1, last + 1)
-    fig = _figure()
+    fig = new_figure()
     for axis, (coordinate, dash) in enumerate((("x", "solid"), ("y", "dot"))):
         keep = updates[:, axis] > 0
         fig.add_trace(
@@ -999,7 +999,7 @@ def moments_figure(result: Trajectories, k: int) -> go.Figure:
     descriptions = _QUANTITIES | {"u": _U_QUANTITY.get(key, "u")}
     titles = [f"{symbol}_t: {descriptions.get(symbol, symbol)}" for symbol in quantities]
     fig = make_subplots(
-        figure=_figure(),
+        figure=new_figure(),
         rows=len(quantities),
         cols=1,
         shared_xaxes=True,
@@ -1066,7 +1066,7 @@ def bias_correction_figure(
         for flag in (True, False)
     ]
     result = simulate(surface, runs, start, steps)
-    fig = _figure()
+    fig = new_figure()
     for k, label in enumerate(("with bias correction", "without bias correction")):
         last = _last_good(result, k)
         step = np.abs(result.updates[k, 0, :last]).max(axis=-1)  # (last,)

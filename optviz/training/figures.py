@@ -14,6 +14,7 @@ from typing import Protocol
 import numpy as np
 import plotly.graph_objects as go
 
+from optviz.figures import new_figure
 from optviz.optim import OPTIMIZERS
 
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
@@ -88,7 +89,7 @@ def loss_figure(
     curves: Sequence[Curve], *, smoothing: float = 0.0, x_title: str = "iteration"
 ) -> go.Figure:
     """Training loss on a log axis; with smoothing, the raw curve stays visible, faint."""
-    fig = _layout(go.Figure(), "Training loss", x_title, "cross-entropy (log scale)")
+    fig = _layout(new_figure(), "Training loss", x_title, "cross-entropy (log scale)")
     fig.update_yaxes(type="log")
     drawn = 0
     for curve in curves:
@@ -125,7 +126,7 @@ def loss_figure(
 
 def accuracy_figure(curves: Sequence[Curve], *, x_title: str = "epoch") -> go.Figure:
     """Test accuracy in percent, with markers: evaluations are sparse."""
-    fig = _layout(go.Figure(), "Test accuracy", x_title, "accuracy (%)")
+    fig = _layout(new_figure(), "Test accuracy", x_title, "accuracy (%)")
     drawn = 0
     for curve in curves:
         x, y = _finite(curve)
