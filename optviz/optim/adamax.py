@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from optviz.optim.adam import check_adam_family
-from optviz.optim.base import Hyperparameter, Optimizer, with_weight_decay
+from optviz.optim.base import Hyperparameter, Optimizer, descend_, with_weight_decay
 
 
 class Adamax(Optimizer):
@@ -72,5 +72,5 @@ class Adamax(Optimizer):
         m, u = state["exp_avg"], state["exp_inf"]
         grad = with_weight_decay(grad, param, group["weight_decay"])
         m.lerp_(grad, 1 - beta1)  # m_t = β1 m_{t−1} + (1 − β1) g_t
-        torch.maximum(u.mul_(beta2), grad.abs() + group["eps"], out=u)  # u_t = max(β2 u, |g_t| + ε)
-        param.sub_(group["lr"] / (1 - beta1**t) * m / u)  # θ_t = θ_{t−1} − α/(1 − β1^t) m_t/u_t
+        torch.maximum(u.mul_(beta2), grad.abs().add_(group["eps"]), out=u)  # u_t = max(β2 u, |g|+ε)
+        descend_(param, group["lr"] / (1 - beta1**t), m, u)  # θ_t = θ_{t−1} − α/(1 − β1^t) m_t/u_t
