@@ -109,9 +109,12 @@ class Trajectories:
     def divergence_note(self, k: int, b: int = 0) -> str | None:
         """A sentence for the UI, e.g. "RMSprop diverged at step 37", or None."""
         step = int(self.diverged_at[k, b])
+        label = OPTIMIZERS[self.runs[k][0]].label
         if step < 0:
             return None
-        return f"{OPTIMIZERS[self.runs[k][0]].label} diverged at step {step}"
+        if step == 0:
+            return f"{label} cannot start: f or its gradient is not finite at the start point"
+        return f"{label} diverged at step {step}"
 
 
 def simulate(
@@ -263,7 +266,7 @@ def _freeze_divergent(
     diverged_at = torch.where(bad.any(0), first_bad, -1)  # (K, B)
     if (diverged_at >= 0).any():
         horizon = torch.where(diverged_at >= 0, diverged_at, paths.shape[0])  # (K, B)
-        _hold(paths, horizon - 1)
+        _hold(paths, (horizon - 1).clamp(min=0))  # θ_0 is finite: the start was checked
         _hold(losses, horizon - 1)
         _hold(grads, horizon - 2)
         for k, s in enumerate(state):

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from optviz.optim import OPTIMIZERS
-from optviz.surfaces import SURFACES
+from optviz.surfaces import SURFACES, parse_surface
 from optviz.trajectories import MAX_STARTS, MAX_STEPS, simulate
 
 TORCH_TWINS = {
@@ -207,3 +207,12 @@ def test_engine_restores_torch_thread_count():
     before = torch.get_num_threads()
     simulate("rosenbrock", RACE, (0.0, 0.0), 5)
     assert torch.get_num_threads() == before
+
+
+def test_a_start_where_f_is_not_finite_is_reported_and_the_path_stays_at_the_start():
+    surface = parse_surface("log(x) + y**2")
+    result = simulate(surface, [("adam", {"lr": 0.1})], (-1.0, 0.5), 20)
+    assert result.diverged_at[0, 0] == 0
+    assert "not finite at the start point" in result.divergence_note(0)
+    assert (result.paths[0, 0] == (-1.0, 0.5)).all()
+    assert np.isfinite(result.losses).all() and np.isfinite(result.grads).all()
