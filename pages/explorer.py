@@ -285,7 +285,9 @@ st.subheader(f"{surface.label}")
 st.latex(surface.latex)
 for k in range(len(chosen)):
     note = result.divergence_note(k)
-    if note:
+    if note and result.diverged_at[k, 0] == 0:
+        st.warning(f"{note}. Move the start point.", icon="💥")
+    elif note:
         st.warning(f"{note}: its path stops at the last finite point (✕).", icon="💥")
 chart("race_figure", race_args, side_by_side=side_by_side, frames=RACE_FRAMES)
 if show_3d:
