@@ -48,7 +48,7 @@ def tuned_rates(key: str, formula: str, sigma: float, keys: tuple, start: tuple,
     return presets.tune_learning_rates(surface, keys, start, steps)
 
 
-@st.cache_resource(max_entries=256, show_spinner=False)
+@st.cache_resource(max_entries=96, show_spinner=False)  # ≤ ~0.5 MB each
 def chart(builder: str, race_args: tuple, *args, **kwargs) -> None:
     """Draw ``figures.<builder>(race(*race_args), …)``.
 
