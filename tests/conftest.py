@@ -589,27 +589,40 @@ _PLOTLY_JSON_JS = """
 """
 
 
-def _plotly_graph(page: Any, index: int) -> Any:
-    graphs = page.locator(".js-plotly-plot")
-    graphs.nth(index).wait_for(state="attached")
-    return graphs.nth(index)
+def _evaluate_drawn(page: Any, index: int, expression: str, timeout: float = 30.0) -> Any:
+    """`expression(gd)` on the `index`-th Plotly chart once plotly.js has drawn it.
+
+    Streamlit mounts the element before plotly.js fills in ``gd._fullData``, and a fragment rerun
+    can swap the element between two calls, so the check and the read are one evaluation, retried
+    until the chart is drawn."""
+    graph = page.locator(".js-plotly-plot").nth(index)
+    deadline = time.monotonic() + timeout
+    while True:
+        graph.wait_for(state="attached", timeout=timeout * 1000)
+        result = graph.evaluate(f"(gd) => gd._fullData === undefined ? null : ({expression})(gd)")
+        if result is not None:
+            return result
+        assert time.monotonic() < deadline, f"Plotly chart {index} was never drawn"
+        page.wait_for_timeout(100)
 
 
 def plotly_data(page: Any, index: int = 0) -> list[dict[str, Any]]:
     """The traces of the `index`-th Plotly chart as drawn (`gd._fullData`), arrays decoded."""
-    graph = _plotly_graph(page, index)
-    traces: list[dict[str, Any]] = graph.evaluate(
+    traces: list[dict[str, Any]] = _evaluate_drawn(
+        page,
+        index,
         f"(gd) => ({_PLOTLY_JSON_JS})(gd._fullData.map((t) => {{"
-        " const c = Object.assign({}, t); delete c.uid; return c; }))"
+        " const c = Object.assign({}, t); delete c.uid; return c; }))",
     )
     return traces
 
 
 def plotly_frames(page: Any, index: int = 0) -> list[dict[str, Any]]:
     """The animation frames of the `index`-th Plotly chart: [{"name": ..., "data": [...]}, ...]."""
-    graph = _plotly_graph(page, index)
-    frames: list[dict[str, Any]] = graph.evaluate(
+    frames: list[dict[str, Any]] = _evaluate_drawn(
+        page,
+        index,
         f"(gd) => ({_PLOTLY_JSON_JS})(((gd._transitionData || {{}})._frames || [])"
-        ".map((f) => ({name: f.name, data: f.data || []})))"
+        ".map((f) => ({name: f.name, data: f.data || []})))",
     )
     return frames
