@@ -69,6 +69,26 @@ def test_paths_equal_the_naive_torch_optim_loop(surface_key):
         np.testing.assert_allclose(result.paths[k], expected, rtol=1e-9, atol=1e-12, err_msg=key)
 
 
+FORMULAS = ["x^2 + 3*y^2", "abs(x) + sqrt(y^2 + 1)", "tanh(x*y) - exp(-x^2)", "x^3 - 3*x*y^2"]
+
+
+@pytest.mark.parametrize("surface", [*SURFACES.values(), *map(parse_surface, FORMULAS)])
+def test_every_recorded_gradient_is_autograds_to_the_bit(surface):
+    # The engine replays a recording of autograd's ops; it must give autograd's values exactly.
+    starts = np.random.default_rng(1).uniform(-2, 2, size=(5, 2))
+    result = simulate(surface.with_noise(0.0), [("sgd", {"lr": 1e-4})], starts, 3)
+    points = torch.as_tensor(result.paths[0, :, :-1])  # (B, T, 2) where each g_t was taken
+    value, grad = surface.value_and_grad(points)
+    np.testing.assert_array_equal(result.grads[0], grad.numpy())
+    np.testing.assert_array_equal(result.losses[0, :, :-1], value.numpy())
+
+
+def test_a_formula_in_x_alone_races_with_no_pull_in_y():
+    result = simulate(parse_surface("x^2"), [("adam", {"lr": 0.1})], (1.0, 1.0), 20)
+    assert (result.grads[0, 0, :, 1] == 0).all() and (result.paths[0, 0, :, 1] == 1.0).all()
+    assert result.losses[0, 0, -1] < result.losses[0, 0, 0]
+
+
 def test_recorded_series_have_documented_shapes_and_are_consistent():
     result = simulate("rosenbrock", RACE[:3], [(-1.5, 2.0), (0.0, 0.0)], 40)
     K, B, T = 3, 2, 40
@@ -151,6 +171,38 @@ def test_diverging_path_is_frozen_marked_and_finite():
     frozen = result.paths[0, 0, step - 1]
     assert (result.paths[0, 0, step:] == frozen).all()
     assert (result.updates[0, 0, step - 1 :] == 0).all()
+
+
+def sweep_to_divergence(surface_key):
+    """40 SGD step sizes from 40 starts, with a calm Adam alongside, and each SGD run alone."""
+    rng = np.random.default_rng(2)
+    starts = np.column_stack([rng.uniform(-2, 2, 40), rng.uniform(-0.1, 0.1, 40)])
+    lrs = np.geomspace(1e-3, 0.5, 40)
+    result = simulate(surface_key, [("sgd", {"lr": lrs}), ("adam", {"lr": 1e-3})], starts, 300)
+    # α as a one-element sweep: the same ops as in the sweep, so the same bits.
+    alone = [
+        simulate(surface_key, [("sgd", {"lr": [lr]})], start, 300)
+        for lr, start in zip(lrs, starts, strict=True)
+    ]
+    return result, alone
+
+
+@pytest.mark.parametrize("surface_key", ["rosenbrock", "saddle"])
+def test_divergence_is_found_for_every_start_of_a_sweep(surface_key):
+    # Overflow on Rosenbrock, escape on the saddle.
+    result, alone = sweep_to_divergence(surface_key)
+    for b, single in enumerate(alone):
+        assert result.diverged_at[0, b] == single.diverged_at[0, 0]
+        np.testing.assert_array_equal(result.paths[0, b], single.paths[0, 0])
+        np.testing.assert_array_equal(result.losses[0, b], single.losses[0, 0])
+    assert (result.diverged_at[1] == -1).all()
+    assert np.isfinite(result.paths).all() and np.isfinite(result.grads).all()
+
+
+def test_a_sweep_diverges_early_late_and_not_at_all():
+    # Late: past the first chunk of steps the engine scans for the first bad one.
+    steps = set(sweep_to_divergence("saddle")[0].diverged_at[0].tolist())
+    assert -1 in steps and min(steps - {-1}) < 64 < max(steps) and len(steps) > 10
 
 
 def test_escaping_far_beyond_the_window_counts_as_divergence():
