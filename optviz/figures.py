@@ -98,12 +98,14 @@ _POSITIVE_QUANTITIES = {"v̂", "v", "G", "u"}
 
 
 def _typed(values: np.ndarray) -> dict[str, str]:
-    """A float32 array in plotly's base64 typed-array form, which plotly passes through as is.
+    """An array in plotly's base64 typed-array form (float32), which plotly passes through.
 
     For the frames' paths: given as numpy arrays, plotly copies and inspects each of the
-    hundreds of frame arrays on its way to JSON, most of a rerun's time.
+    hundreds of frame arrays on its way to JSON, most of a rerun's time. Values that are float32
+    already are taken as they are (``_f32`` made them so).
     """
-    return {"dtype": "f4", "bdata": base64.b64encode(_f32(values).tobytes()).decode("ascii")}
+    array = values if values.dtype == np.float32 else _f32(values)
+    return {"dtype": "f4", "bdata": base64.b64encode(array.tobytes()).decode("ascii")}
 
 
 def _f32(values: np.ndarray | Sequence[float]) -> np.ndarray:
@@ -292,16 +294,21 @@ def new_figure(*data: object) -> go.Figure:
     return go.Figure(list(data), layout={"template": "none"})
 
 
-def _layout(fig: go.Figure, title: str | None, **overrides: object) -> go.Figure:
-    """The look every builder shares; ``overrides`` replace any of these defaults."""
+def _base_layout(title: str | None, **overrides: object) -> dict[str, object]:
+    """The layout every builder shares; ``overrides`` replace any of these defaults."""
     layout: dict[str, object] = {
+        "template": "none",  # see new_figure
         "title": {"text": title} if title else None,
         "height": FIGURE_HEIGHT,
         "margin": {"l": 10, "r": 10, "t": 80 if title else 30, "b": 10},
         "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0.0},
     }
-    fig.update_layout(layout | overrides)
-    return fig
+    return layout | overrides
+
+
+def _layout(fig: go.Figure, title: str | None, **overrides: object) -> go.Figure:
+    """``fig`` with the shared layout; ``overrides`` replace any of its defaults."""
+    return fig.update_layout(_base_layout(title, **overrides))
 
 
 def _message(fig: go.Figure, text: str) -> go.Figure:
@@ -358,23 +365,19 @@ def _backdrop(z: np.ndarray, z_min: float, z_max: float) -> str:
     return "data:image/png;base64," + base64.b64encode(_png(image)).decode("ascii")
 
 
-def _diverged_marker(
-    fig: go.Figure, x: float, y: float, color: str, name: str, note: str, **where: int
-) -> None:
+def _diverged_trace(x: float, y: float, color: str, name: str, note: str) -> dict:
     """The × that ends a diverged curve, with the note on hover."""
-    fig.add_trace(
-        go.Scatter(
-            x=_f32([x]),
-            y=_f32([y]),
-            mode="markers",
-            marker={"symbol": "x", "size": 11, "color": color, "line": {"width": 1}},
-            name=note,
-            legendgroup=name,
-            showlegend=False,
-            hovertemplate=f"{note}<extra></extra>",
-        ),
-        **where,
-    )
+    return {
+        "type": "scatter",
+        "x": _f32([x]),
+        "y": _f32([y]),
+        "mode": "markers",
+        "marker": {"symbol": "x", "size": 11, "color": color, "line": {"width": 1}},
+        "name": note,
+        "legendgroup": name,
+        "showlegend": False,
+        "hovertemplate": f"{note}<extra></extra>",
+    }
 
 
 def _positive_for_log(values: np.ndarray, floor: float) -> np.ndarray:
@@ -411,10 +414,12 @@ def race_figure(
     surface, K = result.surface, len(result.runs)
     last = [_last_good(result, k) for k in range(K)]
 
+    # The figure is assembled as plain dicts and validated by plotly once, at the end: plotly's
+    # incremental calls (add_trace, update_layout …) cost several times as much each.
     if side_by_side:
         columns = min(MAX_COLUMNS, K)
         rows = math.ceil(K / columns)
-        fig = make_subplots(
+        layout = make_subplots(
             figure=new_figure(),
             rows=rows,
             cols=columns,
@@ -423,34 +428,38 @@ def race_figure(
             subplot_titles=_run_names(result),
             horizontal_spacing=0.03,
             vertical_spacing=0.08 if rows > 1 else 0.0,
-        )
+        ).layout.to_plotly_json()
         # K contours are sent, not one; fewer samples in smaller panels keep the bytes the same.
         grid = max(40, round(grid / math.sqrt(K)))
-        panels = [{"row": 1 + k // columns, "col": 1 + k % columns} for k in range(K)]
+        panel_of_run = list(range(K))
         height = max(FIGURE_HEIGHT, 110 + 300 * rows)
     else:
-        fig = new_figure()
-        panels = [{}] * K  # add_trace(…, **{}) draws on the one plot
+        layout = {"xaxis": {}, "yaxis": {}}
+        panel_of_run = [0] * K
         height = FIGURE_HEIGHT
 
-    scale, z_min, z_max = _add_surface(fig, result, grid, panels if side_by_side else [{}])
-    path_traces, head_traces = _add_runs(fig, result, panels)
+    surface_traces, images, scale, z_min, z_max = _surface_traces(
+        result, grid, max(panel_of_run) + 1
+    )
+    path_traces, head_traces, notes = _run_traces(result, panel_of_run)
+    first_path = len(surface_traces)
+    animated = list(range(first_path, first_path + 2 * K))  # the paths, then the heads
 
-    point_bytes = [_json_bytes_per_point(result.paths[k, 0, : last[k] + 1]) for k in range(K)]
+    xy = [_f32(result.paths[k, 0, : last[k] + 1]) for k in range(K)]  # (n, 2) each, as sent
+    point_bytes = [_json_bytes_per_point(points) for points in xy]
     steps = _frame_steps(result.steps, frames, last, point_bytes)
-    fig.frames = [
+    frame_list = [
         {
             "name": str(step),
-            "traces": path_traces + head_traces,
-            "data": [_path_frame(result, k, step, last[k]) for k in range(K)]
-            + [_head_frame(result, k, step, last[k]) for k in range(K)],
+            "traces": animated,
+            "data": [_path_frame(xy[k], step) for k in range(K)]
+            + [_head_frame(result, k, xy[k], step, last[k]) for k in range(K)],
         }
         for step in steps
     ]
 
     x_min, x_max, y_min, y_max = surface.bounds
-    _layout(
-        fig,
+    layout |= _base_layout(
         None,
         height=height,
         margin={"l": 10, "r": 10, "t": 70 if side_by_side else 40, "b": 80},
@@ -464,16 +473,36 @@ def race_figure(
             "cmax": z_max,
             "colorbar": {"thickness": 12, "len": 0.9, **scale.colorbar(z_min, z_max)},
         },
+        annotations=[*layout.get("annotations", ()), *notes],
+        images=images,
         **_animation_controls(steps),
     )
     # Fixed to the surface window (paths that leave it are clipped by the view, not the data).
     # Equal scale on both axes: steps cross contour lines at right angles only then, and the
     # shape of a valley is the point of the picture; the plot area shrinks to keep it.
-    fig.update_xaxes(range=[x_min, x_max], constrain="domain", showgrid=False, zeroline=False)
-    fig.update_yaxes(range=[y_min, y_max], constrain="domain", showgrid=False, zeroline=False)
-    for axis in fig.select_yaxes():
-        axis.update(scaleanchor=axis.anchor or "x", scaleratio=1)
-    return fig
+    for name in [name for name in layout if name.startswith(("xaxis", "yaxis"))]:
+        axis = layout[name] | {"constrain": "domain", "showgrid": False, "zeroline": False}
+        if name.startswith("xaxis"):
+            axis["range"] = [x_min, x_max]
+        else:
+            axis |= {"range": [y_min, y_max], "scaleanchor": axis.get("anchor", "x")}
+            axis["scaleratio"] = 1
+        layout[name] = axis
+    return go.Figure(
+        data=surface_traces + path_traces + head_traces, layout=layout, frames=frame_list
+    )
+
+
+def _axes(panel: int) -> dict[str, str]:
+    """A trace's references to the axes of side-by-side panel ``panel`` ("x", "x2" …)."""
+    suffix = str(panel + 1) if panel else ""
+    return {"xaxis": f"x{suffix}", "yaxis": f"y{suffix}"}
+
+
+def _refs(panel: int) -> dict[str, str]:
+    """The same for an annotation or an image."""
+    axes = _axes(panel)
+    return {"xref": axes["xaxis"], "yref": axes["yaxis"]}
 
 
 @functools.lru_cache(maxsize=32)
@@ -492,10 +521,11 @@ def _surface_layers(
     return xs, ys, z, scale, _backdrop(scale(fine), float(z.min()), float(z.max()))
 
 
-def _add_surface(
-    fig: go.Figure, result: Trajectories, grid: int, panels: Sequence[dict[str, int]]
-) -> tuple[_ZScale, float, float]:
-    """Contour, raster backdrop, minima and start in each panel; returns the z scale and range."""
+def _surface_traces(
+    result: Trajectories, grid: int, panels: int
+) -> tuple[list[dict], list[dict], _ZScale, float, float]:
+    """Contour, minima and start in each of ``panels`` panels, and the raster backdrops under
+    them; returns the traces, the images, the z scale and the z range."""
     surface = result.surface
     x_min, x_max, y_min, y_max = surface.bounds
     xs, ys, z, scale, backdrop = _surface_layers(surface, grid)
@@ -503,149 +533,154 @@ def _add_surface(
     start = result.paths[0, 0, 0]  # (2,) every run starts here
     minima = np.asarray(surface.minima, dtype=np.float64).reshape(-1, 2)  # (M, 2)
 
-    for p, where in enumerate(panels):
-        fig.add_trace(
-            go.Contour(
-                x=_f32(xs),
-                y=_f32(ys),
-                z=_f32(z),
-                coloraxis="coloraxis",
-                autocontour=False,
-                contours={
+    traces, images = [], []
+    for p in range(panels):
+        traces.append(
+            {
+                "type": "contour",
+                "x": _f32(xs),
+                "y": _f32(ys),
+                "z": _f32(z),
+                "coloraxis": "coloraxis",
+                "autocontour": False,
+                "contours": {
                     "start": z_min,
                     "end": z_max,
                     "size": max((z_max - z_min) / CONTOUR_LEVELS, 1e-12),
                     "coloring": "fill",
                 },
-                line={"color": CONTOUR_LINE, "width": 0.6},
-                name=surface.label,
-                hovertemplate=(
+                "line": {"color": CONTOUR_LINE, "width": 0.6},
+                "name": surface.label,
+                "hovertemplate": (
                     "x=%{x:.3f}, y=%{y:.3f}<br>"
                     + ("log₁₀(f − f*) = %{z:.2f}" if scale.log else "f = %{z:.4g}")
                     + "<extra></extra>"
                 ),
-            ),
-            **where,
+                **_axes(p),
+            }
         )
-        fig.add_layout_image(
-            source=backdrop,
-            xref="x",
-            yref="y",
-            x=x_min,
-            y=y_max,
-            sizex=x_max - x_min,
-            sizey=y_max - y_min,
-            xanchor="left",
-            yanchor="top",
-            sizing="stretch",
-            layer="below",
-            **where,
+        images.append(
+            {
+                "source": backdrop,
+                "x": x_min,
+                "y": y_max,
+                "sizex": x_max - x_min,
+                "sizey": y_max - y_min,
+                "xanchor": "left",
+                "yanchor": "top",
+                "sizing": "stretch",
+                "layer": "below",
+                **_refs(p),
+            }
         )
         if len(minima):
-            fig.add_trace(
-                go.Scatter(
-                    x=_f32(minima[:, 0]),
-                    y=_f32(minima[:, 1]),
-                    mode="markers",
-                    marker={
+            traces.append(
+                {
+                    "type": "scatter",
+                    "x": _f32(minima[:, 0]),
+                    "y": _f32(minima[:, 1]),
+                    "mode": "markers",
+                    "marker": {
                         "symbol": "star",
                         "size": 17,
                         "color": MINIMUM_COLOR,
                         "line": {"color": OUTLINE, "width": 1.5},
                     },
-                    name="global minimum",
-                    legendgroup="minimum",
-                    showlegend=p == 0,
-                    hovertext=[f"global minimum ({mx:.4g}, {my:.4g})" for mx, my in minima],
-                    hovertemplate="%{hovertext}<extra></extra>",
-                ),
-                **where,
+                    "name": "global minimum",
+                    "legendgroup": "minimum",
+                    "showlegend": p == 0,
+                    "hovertext": [f"global minimum ({mx:.4g}, {my:.4g})" for mx, my in minima],
+                    "hovertemplate": "%{hovertext}<extra></extra>",
+                    **_axes(p),
+                }
             )
-        fig.add_trace(
-            go.Scatter(
-                x=_f32(start[:1]),
-                y=_f32(start[1:]),
-                mode="markers",
-                marker={
+        traces.append(
+            {
+                "type": "scatter",
+                "x": _f32(start[:1]),
+                "y": _f32(start[1:]),
+                "mode": "markers",
+                "marker": {
                     "symbol": "square",
                     "size": 10,
                     "color": "white",
                     "line": {"color": OUTLINE, "width": 2},
                 },
-                name="start",
-                legendgroup="start",
-                showlegend=p == 0,
-                hovertemplate=f"start ({start[0]:.4g}, {start[1]:.4g})<extra></extra>",
-            ),
-            **where,
+                "name": "start",
+                "legendgroup": "start",
+                "showlegend": p == 0,
+                "hovertemplate": f"start ({start[0]:.4g}, {start[1]:.4g})<extra></extra>",
+                **_axes(p),
+            }
         )
-    return scale, z_min, z_max
+    return traces, images, scale, z_min, z_max
 
 
-def _add_runs(
-    fig: go.Figure, result: Trajectories, panels: Sequence[dict[str, int]]
-) -> tuple[list[int], list[int]]:
-    """Each run's complete path, then its head (so heads sit on top of every path), in the run's
-    panel; a diverged run also gets its note as an annotation. Returns the trace indices."""
+def _run_traces(
+    result: Trajectories, panel_of_run: Sequence[int]
+) -> tuple[list[dict], list[dict], list[dict]]:
+    """Each run's complete path and its head (drawn after every path, so heads sit on top), in
+    the run's panel, and a note on each diverged run. Returns paths, heads and notes."""
     names = _run_names(result)
     x_min, x_max, y_min, y_max = result.surface.bounds
-    path_traces, head_traces = [], []
-    for k, where in enumerate(panels):
+    paths, heads, notes = [], [], []
+    for k, panel in enumerate(panel_of_run):
         last = _last_good(result, k)
         path = result.paths[k, 0, : last + 1]  # (last + 1, 2)
+        end = path[-1]  # (2,)
         note = _divergence_note(result, k, names[k])
-        path_traces.append(len(fig.data))
-        fig.add_trace(
-            go.Scatter(
-                x=_f32(path[:, 0]),
-                y=_f32(path[:, 1]),
+        name = names[k] if note is None else f"{names[k]}, {_diverged_phrase(result, k)}"
+        paths.append(
+            {
+                "type": "scatter",
+                "x": _f32(path[:, 0]),
+                "y": _f32(path[:, 1]),
                 # Hover indices match in every frame: a frame's path is a prefix of this one.
-                customdata=_f32(result.losses[k, 0, : last + 1]),
-                mode="lines+markers",
-                line={"color": _color(result, k), "width": 2, "dash": _dash(result, k)},
-                marker={"size": 3, "color": _color(result, k)},
-                name=names[k] if note is None else f"{names[k]}, {_diverged_phrase(result, k)}",
-                legendgroup=names[k],
-                hovertemplate=(
+                "customdata": _f32(result.losses[k, 0, : last + 1]),
+                "mode": "lines+markers",
+                "line": {"color": _color(result, k), "width": 2, "dash": _dash(result, k)},
+                "marker": {"size": 3, "color": _color(result, k)},
+                "name": name,
+                "legendgroup": names[k],
+                "hovertemplate": (
                     f"{names[k]}<br>step %{{pointNumber}}<br>"
                     "x=%{x:.4g}, y=%{y:.4g}<br>f=%{customdata:.4g}<extra></extra>"
                 ),
-            ),
-            **where,
+                **_axes(panel),
+            }
         )
-    for k, where in enumerate(panels):
-        end = result.paths[k, 0, _last_good(result, k)]  # (2,)
-        note = _divergence_note(result, k, names[k])
-        head_traces.append(len(fig.data))
-        fig.add_trace(
-            go.Scatter(
-                x=_f32(end[:1]).tolist(),
-                y=_f32(end[1:]).tolist(),
-                mode="markers",
-                marker=_head_marker(result, k, diverged=note is not None),
-                name=names[k],
-                legendgroup=names[k],
-                showlegend=False,
-                hovertemplate=f"{note or names[k]}<br>x=%{{x:.4g}}, y=%{{y:.4g}}<extra></extra>",
-            ),
-            **where,
+        heads.append(
+            {
+                "type": "scatter",
+                "x": _f32(end[:1]).tolist(),
+                "y": _f32(end[1:]).tolist(),
+                "mode": "markers",
+                "marker": _head_marker(result, k, diverged=note is not None),
+                "name": names[k],
+                "legendgroup": names[k],
+                "showlegend": False,
+                "hovertemplate": f"{note or names[k]}<br>x=%{{x:.4g}}, y=%{{y:.4g}}<extra></extra>",
+                **_axes(panel),
+            }
         )
         if note is not None:
             ax, ay = _clamp_to_window(result.surface, end[0], end[1])
-            fig.add_annotation(
-                x=ax,
-                y=ay,
-                text=note,
-                font={"color": _color(result, k), "size": 12},
-                bgcolor="rgba(255, 255, 255, 0.85)",
-                arrowcolor=_color(result, k),
-                showarrow=True,
-                # The label sits towards the window's centre, so it stays inside the plot.
-                ax=-40 if ax > (x_min + x_max) / 2 else 40,
-                ay=30 if ay > (y_min + y_max) / 2 else -30,
-                **where,
+            notes.append(
+                {
+                    "x": ax,
+                    "y": ay,
+                    "text": note,
+                    "font": {"color": _color(result, k), "size": 12},
+                    "bgcolor": "rgba(255, 255, 255, 0.85)",
+                    "arrowcolor": _color(result, k),
+                    "showarrow": True,
+                    # The label sits towards the window's centre, so it stays inside the plot.
+                    "ax": -40 if ax > (x_min + x_max) / 2 else 40,
+                    "ay": 30 if ay > (y_min + y_max) / 2 else -30,
+                    **_refs(panel),
+                }
             )
-    return path_traces, head_traces
+    return paths, heads, notes
 
 
 def _animation_controls(steps: np.ndarray) -> dict[str, list[dict]]:
@@ -713,16 +748,18 @@ def _head_marker(result: Trajectories, k: int, *, diverged: bool) -> dict:
     }
 
 
-def _path_frame(result: Trajectories, k: int, step: int, last: int) -> dict:
-    path = result.paths[k, 0, : min(step, last) + 1]  # (≤ step + 1, 2), every step
+def _path_frame(xy: np.ndarray, step: int) -> dict:
+    """A frame's path: the run's points ``xy`` ``(n, 2)`` (float32, up to its last good one)
+    up to ``step``, every step."""
+    path = xy[: step + 1]
     return {"type": "scatter", "x": _typed(path[:, 0]), "y": _typed(path[:, 1])}
 
 
-def _head_frame(result: Trajectories, k: int, step: int, last: int) -> dict:
-    head = result.paths[k, 0, min(step, last)]  # (2,)
+def _head_frame(result: Trajectories, k: int, xy: np.ndarray, step: int, last: int) -> dict:
+    head = xy[min(step, last)]  # (2,) float32
     # One point as a plain list: plotly validates a list of one number several times faster
     # than a numpy array, and the heads are half of all the arrays in the frames.
-    frame: dict = {"type": "scatter", "x": _f32(head[:1]).tolist(), "y": _f32(head[1:]).tolist()}
+    frame: dict = {"type": "scatter", "x": [float(head[0])], "y": [float(head[1])]}
     if last < result.steps:
         # A diverging run's head turns into the × once the frame passes its last good point;
         # every frame says which, so scrubbing back turns it into a circle again.
@@ -853,31 +890,31 @@ def _curve_figure(
     good point, since the engine only holds it there afterwards.
     """
     names = _run_names(result)
-    fig = new_figure()
+    traces = []
     for k, values in enumerate(series):
         last = _last_good(result, k)
-        steps = np.arange(last + 1, dtype=np.int32)
-        fig.add_trace(
-            go.Scatter(
-                x=steps,
-                y=_f32(values[: last + 1]),
-                mode="lines",
-                line={"color": _color(result, k), "width": 2, "dash": _dash(result, k)},
-                name=names[k],
-                legendgroup=names[k],
-                hovertemplate=f"{names[k]}<br>step %{{x}}: %{{y:.3g}}<extra></extra>",
-            )
+        traces.append(
+            {
+                "type": "scatter",
+                "x": np.arange(last + 1, dtype=np.int32),
+                "y": _f32(values[: last + 1]),
+                "mode": "lines",
+                "line": {"color": _color(result, k), "width": 2, "dash": _dash(result, k)},
+                "name": names[k],
+                "legendgroup": names[k],
+                "hovertemplate": f"{names[k]}<br>step %{{x}}: %{{y:.3g}}<extra></extra>",
+            }
         )
         note = _divergence_note(result, k, names[k])
         if note is not None:
-            _diverged_marker(fig, last, values[last], _color(result, k), names[k], note)
-    return _layout(
-        fig,
+            traces.append(_diverged_trace(last, values[last], _color(result, k), names[k], note))
+    layout = _base_layout(
         title,
         xaxis={"title": {"text": "step t"}},
         yaxis={"title": {"text": y_title}, "type": "log", "exponentformat": "power"},
         hovermode="x unified",
     )
+    return go.Figure(traces, layout)  # one validation pass: see race_figure
 
 
 def loss_figure(result: Trajectories) -> go.Figure:

@@ -3,8 +3,10 @@
 ``simulate`` drives the real ``optviz.optim`` classes, the same code that trains MNIST, but
 arranges the work so that per-step Python overhead is paid once, not once per optimizer and start:
 
-* all positions live in one tensor ``X`` of shape ``(K, B, 2)`` (K runs, B starts); each
-  optimizer's parameter is the view ``X[k]``, so its in-place update writes straight into ``X``;
+* all positions live in one tensor ``X`` of shape ``(K, 2, B)`` (K runs, B starts); each
+  optimizer's parameter is the view ``X[k]``, so its in-place update writes straight into ``X``,
+  and x and y are the contiguous slices ``X[:, 0]`` and ``X[:, 1]`` (a 4096-start step runs at
+  memory speed only on contiguous rows);
 * one evaluation per step gives f and ∇f at all K·B points, replaying the ops autograd ran when
   it differentiated f once (``_value_and_grad``); each optimizer's ``.grad`` is the view ``G[k]``
   of one gradient buffer;
@@ -152,17 +154,17 @@ def simulate(
     _check_sizes(K, B, steps)
     specs_and_hparams = [_check_run(run, B) for run in runs]
 
-    X = torch.as_tensor(starts).expand(K, B, 2).clone()  # (K, B, 2) positions, all runs
-    G = torch.zeros_like(X)  # (K, B, 2) gradients; G[k] is run k's .grad
+    X = torch.as_tensor(starts.T).expand(K, 2, B).clone()  # (K, 2, B) positions, all runs
+    G = torch.zeros_like(X)  # (K, 2, B) gradients; G[k] is run k's .grad
     optimizers = []
     for k, (spec, hparams) in enumerate(specs_and_hparams):
-        theta = X[k]  # (B, 2) a view: the optimizer's in-place update writes into X
+        theta = X[k]  # (2, B) a view: the optimizer's in-place update writes into X
         theta.grad = G[k]
         optimizers.append((spec.build([theta], hparams), theta))
 
-    paths = torch.empty(steps + 1, K, B, 2, dtype=torch.float64)
+    paths = torch.empty(steps + 1, K, 2, B, dtype=torch.float64)
     losses = torch.empty(steps + 1, K, B, dtype=torch.float64)
-    grads = torch.empty(steps, K, B, 2, dtype=torch.float64)
+    grads = torch.empty(steps, K, 2, B, dtype=torch.float64)
     noise = torch.empty(B, 2, dtype=torch.float64)  # (B, 2) shared by all runs
     generator = torch.Generator().manual_seed(seed)
     value_and_grad = _value_and_grad(surface.fn, (K, B))
@@ -171,11 +173,11 @@ def simulate(
     with _one_thread(), torch.inference_mode():
         for t in range(steps):  # the hot loop: whole-tensor ops only
             paths[t] = X
-            losses[t], grad_x, grad_y = value_and_grad(X[..., 0], X[..., 1])  # (K, B) each
-            torch.stack((grad_x, grad_y), dim=-1, out=G)  # (K, B, 2)
+            losses[t], grad_x, grad_y = value_and_grad(X[:, 0], X[:, 1])  # (K, B) each
+            torch.stack((grad_x, grad_y), dim=1, out=G)  # (K, 2, B)
             if surface.noise > 0:
                 torch.randn(B, 2, generator=generator, dtype=torch.float64, out=noise)
-                G.add_(noise, alpha=surface.noise)
+                G.add_(noise.T, alpha=surface.noise)
             grads[t] = G
             for optimizer, _ in optimizers:
                 optimizer.update_all()
@@ -184,20 +186,20 @@ def simulate(
             if sources:
                 torch.stack(sources, out=history[t])  # every optimizer's state, one copy
         paths[steps] = X
-        losses[steps] = surface.f(X)
+        losses[steps] = surface.fn(X[:, 0], X[:, 1])
         return _freeze_divergent(surface, tuple(runs), paths, losses, grads, state)
 
 
 _trace_lock = threading.Lock()
 
 # Recorded aten ops replayed as Python operators, the quickest way into torch's dispatcher
-# (about 5 µs a call here, against 7 µs for torch.mul and 8 µs for aten.mul.Tensor).
+# (about 5 µs a call here, against 7 µs for torch.mul and 8 µs for aten.mul.Tensor). Not **:
+# Tensor.__pow__ is a Python wrapper, slower than torch.pow.
 _OPERATORS = {
     "add": operator.add,
     "sub": operator.sub,
     "mul": operator.mul,
     "div": operator.truediv,
-    "pow": operator.pow,
     "neg": operator.neg,
 }
 
@@ -232,7 +234,9 @@ def _value_and_grad(
     return _streamline(recorded, shape)
 
 
-def _streamline(recorded: torch.fx.GraphModule, shape: tuple[int, ...]) -> torch.fx.GraphModule:
+def _streamline(
+    recorded: torch.fx.GraphModule, shape: tuple[int, ...]
+) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor, Tensor]]:
     """The recording with its no-ops dropped and its ops called the quick way, checked to
     compute the very same bits as the recording.
 
@@ -265,7 +269,8 @@ def _streamline(recorded: torch.fx.GraphModule, shape: tuple[int, ...]) -> torch
         torch.allclose(a, b, rtol=0.0, atol=0.0, equal_nan=True)
         for a, b in zip(expected, got, strict=True)
     )
-    return program if exact else recorded
+    # .forward: calling the module itself would run nn.Module's hook machinery every step.
+    return (program if exact else recorded).forward
 
 
 def _no_op_input(
@@ -321,7 +326,7 @@ def _state_recorder(
     """Buffers for every optimizer's state over time, filled by one ``stack`` per step.
 
     Returns the live state tensors (updated in place by the optimizers), per run a dict of
-    ``(T, B, 2)`` views into the history, and the ``(T, S, B, 2)`` history itself.
+    ``(T, 2, B)`` views into the history, and the ``(T, S, 2, B)`` history itself.
     """
     sources, names = [], []
     for k, (optimizer, theta) in enumerate(optimizers):
@@ -332,7 +337,7 @@ def _state_recorder(
     history = torch.empty(steps, len(sources), *optimizers[0][1].shape, dtype=torch.float64)
     state: list[dict[str, torch.Tensor]] = [{} for _ in optimizers]
     for i, (k, name) in enumerate(names):
-        state[k][name] = history[:, i]  # (T, B, 2)
+        state[k][name] = history[:, i]  # (T, 2, B)
     return sources, state, history
 
 
@@ -353,7 +358,7 @@ def _freeze_divergent(
     """
     x_min, x_max, y_min, y_max = surface.bounds
     reach = ESCAPE * max(x_max - x_min, y_max - y_min)
-    low = torch.tensor([(x_min + x_max) / 2 - reach, (y_min + y_max) / 2 - reach])
+    low = torch.tensor([[(x_min + x_max) / 2 - reach], [(y_min + y_max) / 2 - reach]])  # (2, 1)
     high = low + 2 * reach
 
     def first_bad(k: int, suspects: torch.Tensor) -> torch.Tensor:
@@ -362,7 +367,7 @@ def _freeze_divergent(
         found = torch.full(suspects.shape, -1)
         for begin in range(0, paths.shape[0], 64):
             rows = slice(begin, begin + 64)
-            inside = ((paths[rows, k] >= low) & (paths[rows, k] <= high)).all(-1)  # (64, B)
+            inside = ((paths[rows, k] >= low) & (paths[rows, k] <= high)).all(1)  # (64, B)
             bad = ~(inside & (losses[rows, k].abs() < math.inf))  # NaN compares False: bad
             found = torch.where(bad.any(0) & (found < 0), begin + bad.byte().argmax(0), found)
             if not (suspects & (found < 0)).any():
@@ -373,7 +378,7 @@ def _freeze_divergent(
     # screen per series (a sum is non-finite if any term is; NaN propagates through amin/amax)
     # picks the series to look at closely; only their runs are searched and rewritten.
     suspect = ~torch.isfinite(losses.sum(0))  # (K, B)
-    suspect |= ~((paths.amin(0) >= low) & (paths.amax(0) <= high)).all(-1)
+    suspect |= ~((paths.amin(0) >= low) & (paths.amax(0) <= high)).all(1)
     diverged_at = torch.full(suspect.shape, -1)  # (K, B)
     for k in suspect.any(-1).nonzero().flatten().tolist():
         diverged_at[k] = first_bad(k, suspect[k])
@@ -389,10 +394,10 @@ def _freeze_divergent(
     return Trajectories(
         surface=surface,
         runs=runs,
-        paths=paths.permute(1, 2, 0, 3).numpy(),  # (K, B, T+1, 2)
+        paths=paths.permute(1, 3, 0, 2).numpy(),  # (K, B, T+1, 2)
         losses=losses.permute(1, 2, 0).numpy(),  # (K, B, T+1)
-        grads=grads.permute(1, 2, 0, 3).numpy(),  # (K, B, T, 2)
-        state=tuple({name: v.permute(1, 0, 2).numpy() for name, v in s.items()} for s in state),
+        grads=grads.permute(1, 3, 0, 2).numpy(),  # (K, B, T, 2)
+        state=tuple({name: v.permute(2, 0, 1).numpy() for name, v in s.items()} for s in state),
         diverged_at=diverged_at.numpy(),
     )
 
@@ -400,16 +405,12 @@ def _freeze_divergent(
 def _hold(values: torch.Tensor, last: torch.Tensor) -> None:
     """In place: entry ``last[b]`` of each series ``values[:, b]`` is repeated after it.
 
-    ``values`` is ``(N, B)`` or ``(N, B, 2)`` and ``last`` is ``(B,)``; where ``last`` is
+    ``values`` is ``(N, B)`` or ``(N, 2, B)`` and ``last`` is ``(B,)``; where ``last`` is
     negative nothing was valid and the series becomes 0.
     """
-    n = values.shape[0]
-    if values.dim() == 3:
-        # A point as one complex number: the mask then matches the data element for element,
-        # and torch.where runs 4× faster than when it broadcasts the mask over pairs.
-        values = values.view(torch.complex128).squeeze(-1)  # (N, B)
-    after = torch.arange(n)[:, None] > last  # (N, B)
-    held = values.gather(0, last.clamp(0, n - 1)[None])  # (1, B)
+    n, lead = values.shape[0], [1] * (values.dim() - 2)
+    after = (torch.arange(n)[:, None] > last).view(n, *lead, -1)  # (N, 1…, B)
+    held = values.gather(0, last.clamp(0, n - 1).expand(1, *values.shape[1:]))  # (1, …, B)
     held = torch.where(last >= 0, held, 0.0)
     torch.where(after, held, values, out=values)
 
@@ -482,5 +483,5 @@ def _check_run(run: Run, starts: int) -> tuple[Any, dict[str, Any]]:
             raise ValueError(f"{name} has {values.size} values for {starts} start points")
         for v in values:
             known[name].validate(float(v))
-        checked[name] = torch.as_tensor(values)[:, None]  # (B, 1) broadcasts against (B, 2)
+        checked[name] = torch.as_tensor(values)[None]  # (1, B) broadcasts against (2, B)
     return spec, checked
