@@ -22,6 +22,7 @@ touches: the surface stays in view while the paths race.
 from __future__ import annotations
 
 import base64
+import copy
 import functools
 import math
 import struct
@@ -306,18 +307,14 @@ def _base_layout(title: str | None, **overrides: object) -> dict[str, object]:
     return layout | overrides
 
 
-def _layout(fig: go.Figure, title: str | None, **overrides: object) -> go.Figure:
-    """``fig`` with the shared layout; ``overrides`` replace any of its defaults."""
-    return fig.update_layout(_base_layout(title, **overrides))
-
-
-def _message(fig: go.Figure, text: str) -> go.Figure:
-    fig.add_annotation(
-        text=text, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5, font={"size": 16}
-    )
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return fig
+def _message(text: str) -> dict[str, object]:
+    """Layout that shows ``text`` in place of a plot (merge it into the layout)."""
+    note = {"text": text, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}
+    return {
+        "annotations": [note | {"font": {"size": 16}}],
+        "xaxis": {"visible": False},
+        "yaxis": {"visible": False},
+    }
 
 
 def _colorscale_rgb(positions: np.ndarray) -> np.ndarray:
@@ -419,16 +416,15 @@ def race_figure(
     if side_by_side:
         columns = min(MAX_COLUMNS, K)
         rows = math.ceil(K / columns)
-        layout = make_subplots(
-            figure=new_figure(),
-            rows=rows,
-            cols=columns,
+        layout = _subplots_layout(
+            rows,
+            columns,
+            _run_names(result),
             shared_xaxes="all",
             shared_yaxes="all",
-            subplot_titles=_run_names(result),
             horizontal_spacing=0.03,
             vertical_spacing=0.08 if rows > 1 else 0.0,
-        ).layout.to_plotly_json()
+        )
         # K contours are sent, not one; fewer samples in smaller panels keep the bytes the same.
         grid = max(40, round(grid / math.sqrt(K)))
         panel_of_run = list(range(K))
@@ -491,6 +487,38 @@ def race_figure(
     return go.Figure(
         data=surface_traces + path_traces + head_traces, layout=layout, frames=frame_list
     )
+
+
+def _subplots_layout(rows: int, cols: int, titles: Sequence[str], **grid: object) -> dict:
+    """``make_subplots``' layout (axes and their domains, ``grid`` its options) with ``titles``
+    over the panels, row by row. The grid is cached: make_subplots takes ~40 ms a call."""
+    layout = copy.deepcopy(_subplots_grid(rows, cols, tuple(sorted(grid.items()))))
+    layout["annotations"] = []
+    for panel, title in enumerate(titles):
+        axes = _axes(panel)
+        x_domain = layout["xaxis" + axes["xaxis"][1:]]["domain"]
+        y_domain = layout["yaxis" + axes["yaxis"][1:]]["domain"]
+        layout["annotations"].append(
+            {
+                "text": title,
+                "x": (x_domain[0] + x_domain[1]) / 2,
+                "y": y_domain[1],
+                "xref": "paper",
+                "yref": "paper",
+                "xanchor": "center",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 16},
+            }
+        )
+    return layout
+
+
+@functools.lru_cache(maxsize=32)
+def _subplots_grid(rows: int, cols: int, grid: tuple[tuple[str, object], ...]) -> dict:
+    return make_subplots(
+        figure=new_figure(), rows=rows, cols=cols, **dict(grid)
+    ).layout.to_plotly_json()
 
 
 def _axes(panel: int) -> dict[str, str]:
@@ -786,7 +814,7 @@ def surface_3d_figure(result: Trajectories, *, grid: int = 80) -> go.Figure:
     lift = 0.01 * (z_max - z_min or 1.0)
     x_min, x_max, y_min, y_max = surface.bounds
 
-    fig = new_figure(
+    traces = [
         go.Surface(
             x=_f32(xs),
             y=_f32(ys),
@@ -799,14 +827,14 @@ def surface_3d_figure(result: Trajectories, *, grid: int = 80) -> go.Figure:
             name=surface.label,
             hovertemplate="x=%{x:.3f}, y=%{y:.3f}<br>z=%{z:.3g}<extra></extra>",
         )
-    )
+    ]
     for k in range(K):
         last = _last_good(result, k)
         path = result.paths[k, 0, : last + 1]  # (last + 1, 2)
         losses = result.losses[k, 0, : last + 1]  # (last + 1,)
         path_z = scale(losses) + lift
         note = _divergence_note(result, k, names[k])
-        fig.add_trace(
+        traces.append(
             go.Scatter3d(
                 x=_f32(path[:, 0]),
                 y=_f32(path[:, 1]),
@@ -821,7 +849,7 @@ def surface_3d_figure(result: Trajectories, *, grid: int = 80) -> go.Figure:
                 ),
             )
         )
-        fig.add_trace(
+        traces.append(
             go.Scatter3d(
                 x=_f32(path[-1:, 0]),
                 y=_f32(path[-1:, 1]),
@@ -843,7 +871,7 @@ def surface_3d_figure(result: Trajectories, *, grid: int = 80) -> go.Figure:
         minima = np.asarray(surface.minima, dtype=np.float64)  # (M, 2)
         with torch.no_grad():
             f_minima = surface.f(torch.as_tensor(minima)).numpy()  # (M,)
-        fig.add_trace(
+        traces.append(
             go.Scatter3d(
                 x=_f32(minima[:, 0]),
                 y=_f32(minima[:, 1]),
@@ -861,8 +889,7 @@ def surface_3d_figure(result: Trajectories, *, grid: int = 80) -> go.Figure:
             )
         )
     width = max(x_max - x_min, y_max - y_min)
-    return _layout(
-        fig,
+    layout = _base_layout(
         f"{surface.label} in 3-D" + (" (log₁₀ scale)" if scale.log else ""),
         uirevision=f"3d|{surface.key}|{surface.label}|{surface.bounds}",
         scene={
@@ -876,6 +903,7 @@ def surface_3d_figure(result: Trajectories, *, grid: int = 80) -> go.Figure:
             "aspectratio": {"x": (x_max - x_min) / width, "y": (y_max - y_min) / width, "z": 0.6},
         },
     )
+    return go.Figure(traces, layout)  # one validation pass: see race_figure
 
 
 # ---------------------------------------------------------------------------- curves vs step
@@ -941,7 +969,7 @@ def distance_figure(result: Trajectories) -> go.Figure:
     surface = result.surface
     title = f"Distance to the minimum on {surface.label}"
     if not surface.minima:
-        return _layout(_message(new_figure(), NO_MINIMUM_MESSAGE), title)
+        return go.Figure(layout=_base_layout(title, **_message(NO_MINIMUM_MESSAGE)))
     minima = np.asarray(surface.minima, dtype=np.float64)  # (M, 2)
     paths = result.paths[:, 0]  # (K, T + 1, 2)
     gaps = np.linalg.norm(paths[:, :, None, :] - minima, axis=-1).min(axis=-1)  # (K, T + 1)
@@ -961,16 +989,15 @@ def _step_bound(lr: float, beta1: float, beta2: float) -> float:
     return lr
 
 
-def _hline(fig: go.Figure, x: Sequence[float], value: float, name: str, dash: str) -> None:
-    fig.add_trace(
-        go.Scatter(
-            x=_f32(x),
-            y=_f32([value, value]),
-            mode="lines",
-            line={"color": "#555555", "width": 1.5, "dash": dash},
-            name=name,
-            hovertemplate=f"{name}<extra></extra>",
-        )
+def _hline(x: Sequence[float], value: float, name: str, dash: str) -> go.Scatter:
+    """A grey reference line at ``value`` over ``x = [first, last]``."""
+    return go.Scatter(
+        x=_f32(x),
+        y=_f32([value, value]),
+        mode="lines",
+        line={"color": "#555555", "width": 1.5, "dash": dash},
+        name=name,
+        hovertemplate=f"{name}<extra></extra>",
     )
 
 
@@ -986,10 +1013,10 @@ def step_size_figure(result: Trajectories, k: int) -> go.Figure:
     last = _last_good(result, k)
     updates = np.abs(result.updates[k, 0, :last])  # (last, 2): Δ_1 … Δ_last
     steps = np.arange(1, last + 1)
-    fig = new_figure()
+    traces, notes = [], []
     for axis, (coordinate, dash) in enumerate((("x", "solid"), ("y", "dot"))):
         keep = updates[:, axis] > 0
-        fig.add_trace(
+        traces.append(
             go.Scatter(
                 x=steps[keep].astype(np.int32),
                 y=_f32(updates[keep, axis]),
@@ -1005,34 +1032,38 @@ def step_size_figure(result: Trajectories, k: int) -> go.Figure:
         beta1, beta2 = _hparam(result, k, "beta1"), _hparam(result, k, "beta2")
         bound = _step_bound(lr, beta1, beta2)
         if bound != lr:
-            _hline(fig, span, lr, f"α = {lr:g}", "dot")
-            _hline(fig, span, bound, f"§2.1 bound α(1−β1)/√(1−β2) = {bound:.3g}", "dash")
+            traces.append(_hline(span, lr, f"α = {lr:g}", "dot"))
+            traces.append(_hline(span, bound, f"§2.1 bound α(1−β1)/√(1−β2) = {bound:.3g}", "dash"))
         else:
-            _hline(fig, span, lr, f"§2.1 bound α = {lr:g}", "dash")
+            traces.append(_hline(span, lr, f"§2.1 bound α = {lr:g}", "dash"))
         if not result.hyperparameters(k)["bias_correction"]:
-            fig.add_annotation(
-                text="Bias correction is off: the bound assumes it; early steps exceed it (§3).",
-                showarrow=False,
-                xref="paper",
-                yref="paper",
-                x=0.5,
-                y=1.0,
-                yanchor="bottom",
-                font={"size": 12, "color": "#A23B3B"},
+            notes.append(
+                {
+                    "text": "Bias correction is off: the bound assumes it; early steps exceed "
+                    "it (§3).",
+                    "showarrow": False,
+                    "xref": "paper",
+                    "yref": "paper",
+                    "x": 0.5,
+                    "y": 1.0,
+                    "yanchor": "bottom",
+                    "font": {"size": 12, "color": "#A23B3B"},
+                }
             )
     elif key == "adamax":
-        _hline(fig, span, lr, f"AdaMax bound |Δ| ≤ α = {lr:g}", "dash")
+        traces.append(_hline(span, lr, f"AdaMax bound |Δ| ≤ α = {lr:g}", "dash"))
     else:
-        _hline(fig, span, lr, f"α = {lr:g}", "dot")
-    if last == 0:
-        _message(fig, "no steps to show")
-    return _layout(
-        fig,
+        traces.append(_hline(span, lr, f"α = {lr:g}", "dot"))
+    layout = _base_layout(
         f"{name}: effective step |Δ_t| per coordinate",
         xaxis={"title": {"text": "step t"}},
         yaxis={"title": {"text": "|Δ_t|"}, "type": "log", "exponentformat": "power"},
         margin={"l": 10, "r": 10, "t": 90, "b": 10},
+        annotations=notes,
     )
+    if last == 0:
+        layout |= _message("no steps to show")
+    return go.Figure(traces, layout)  # one validation pass: see race_figure
 
 
 def moments_figure(result: Trajectories, k: int) -> go.Figure:
@@ -1048,15 +1079,15 @@ def moments_figure(result: Trajectories, k: int) -> go.Figure:
     quantities = {"g": result.grads[k, 0]} | result.moments(k)  # symbol → (T, 2)
     descriptions = _QUANTITIES | {"u": _U_QUANTITY.get(key, "u")}
     titles = [f"{symbol}_t: {descriptions.get(symbol, symbol)}" for symbol in quantities]
-    fig = make_subplots(
-        figure=new_figure(),
-        rows=len(quantities),
-        cols=1,
+    layout = _subplots_layout(
+        len(quantities),
+        1,
+        titles,
         shared_xaxes=True,
-        subplot_titles=titles,
         vertical_spacing=min(0.08, 0.3 / len(quantities)),
     )
     steps = np.arange(1, last + 1, dtype=np.int32)
+    traces = []
     for row, (symbol, values) in enumerate(quantities.items(), start=1):
         values = values[:last]  # (last, 2)
         log = symbol in _POSITIVE_QUANTITIES and bool((values >= 0).all())
@@ -1065,7 +1096,7 @@ def moments_figure(result: Trajectories, k: int) -> go.Figure:
             if log:  # zeros cannot sit on a log axis
                 keep = series > 0
                 series, shown = series[keep], steps[keep]
-            fig.add_trace(
+            traces.append(
                 go.Scatter(
                     x=shown,
                     y=_f32(series),
@@ -1075,24 +1106,23 @@ def moments_figure(result: Trajectories, k: int) -> go.Figure:
                     legendgroup=coordinate,
                     showlegend=row == 1,
                     hovertemplate=f"step %{{x}}: {symbol}{coordinate} = %{{y:.3g}}<extra></extra>",
-                ),
-                row=row,
-                col=1,
+                    **_axes(row - 1),
+                )
             )
-        fig.update_yaxes(
-            title={"text": symbol},
-            type="log" if log else "linear",
-            exponentformat="power",
-            row=row,
-            col=1,
-        )
-    fig.update_xaxes(title={"text": "step t"}, row=len(quantities), col=1)
-    return _layout(
-        fig,
+        y_axis = "yaxis" + _axes(row - 1)["yaxis"][1:]  # "yaxis", "yaxis2" …
+        layout[y_axis] |= {
+            "title": {"text": symbol},
+            "type": "log" if log else "linear",
+            "exponentformat": "power",
+        }
+    x_axis = "xaxis" + _axes(len(quantities) - 1)["xaxis"][1:]
+    layout[x_axis] |= {"title": {"text": "step t"}}
+    layout |= _base_layout(
         f"{name}: internals over time",
         height=max(FIGURE_HEIGHT, 190 * len(quantities) + 120),
         hovermode="x unified",
     )
+    return go.Figure(traces, layout)  # one validation pass: see race_figure
 
 
 def bias_correction_figure(
@@ -1116,12 +1146,12 @@ def bias_correction_figure(
         for flag in (True, False)
     ]
     result = simulate(surface, runs, start, steps)
-    fig = new_figure()
+    traces = []
     for k, label in enumerate(("with bias correction", "without bias correction")):
         last = _last_good(result, k)
         step = np.abs(result.updates[k, 0, :last]).max(axis=-1)  # (last,)
         keep = step > 0
-        fig.add_trace(
+        traces.append(
             go.Scatter(
                 x=np.arange(1, last + 1, dtype=np.int32)[keep],
                 y=_f32(step[keep]),
@@ -1133,13 +1163,13 @@ def bias_correction_figure(
             )
         )
     span = [1, max(steps, 1)]
-    _hline(fig, span, lr, f"α = {lr:g}", "dot")
+    traces.append(_hline(span, lr, f"α = {lr:g}", "dot"))
     first = lr * (1 - beta1) / math.sqrt(1 - beta2)
     if not math.isclose(first, lr):
-        _hline(fig, span, first, f"α(1−β1)/√(1−β2) = {first:.3g}", "dash")
-    return _layout(
-        fig,
+        traces.append(_hline(span, first, f"α(1−β1)/√(1−β2) = {first:.3g}", "dash"))
+    layout = _base_layout(
         f"Bias correction on {result.surface.label}: β1={beta1:g}, β2={beta2:g} (paper §3)",
         xaxis={"title": {"text": "step t"}},
         yaxis={"title": {"text": "max_i |Δ_t,i|"}, "type": "log", "exponentformat": "power"},
     )
+    return go.Figure(traces, layout)  # one validation pass: see race_figure
