@@ -495,9 +495,8 @@ def _subplots_layout(rows: int, cols: int, titles: Sequence[str], **grid: object
     layout = copy.deepcopy(_subplots_grid(rows, cols, tuple(sorted(grid.items()))))
     layout["annotations"] = []
     for panel, title in enumerate(titles):
-        axes = _axes(panel)
-        x_domain = layout["xaxis" + axes["xaxis"][1:]]["domain"]
-        y_domain = layout["yaxis" + axes["yaxis"][1:]]["domain"]
+        x_key, y_key = _axis_keys(panel)
+        x_domain, y_domain = layout[x_key]["domain"], layout[y_key]["domain"]
         layout["annotations"].append(
             {
                 "text": title,
@@ -521,10 +520,17 @@ def _subplots_grid(rows: int, cols: int, grid: tuple[tuple[str, object], ...]) -
     ).layout.to_plotly_json()
 
 
-def _axes(panel: int) -> dict[str, str]:
-    """A trace's references to the axes of side-by-side panel ``panel`` ("x", "x2" …)."""
+def _axis_keys(panel: int) -> tuple[str, str]:
+    """The layout keys of subplot ``panel``'s axes (counted row by row from 0): "xaxis",
+    "yaxis" for the first, "xaxis2", "yaxis2" for the second …"""
     suffix = str(panel + 1) if panel else ""
-    return {"xaxis": f"x{suffix}", "yaxis": f"y{suffix}"}
+    return f"xaxis{suffix}", f"yaxis{suffix}"
+
+
+def _axes(panel: int) -> dict[str, str]:
+    """A trace's references to subplot ``panel``'s axes ("x", "y"; "x2", "y2" …)."""
+    x_key, y_key = _axis_keys(panel)
+    return {"xaxis": x_key.replace("axis", ""), "yaxis": y_key.replace("axis", "")}
 
 
 def _refs(panel: int) -> dict[str, str]:
@@ -1109,14 +1115,12 @@ def moments_figure(result: Trajectories, k: int) -> go.Figure:
                     **_axes(row - 1),
                 )
             )
-        y_axis = "yaxis" + _axes(row - 1)["yaxis"][1:]  # "yaxis", "yaxis2" …
-        layout[y_axis] |= {
+        layout[_axis_keys(row - 1)[1]] |= {
             "title": {"text": symbol},
             "type": "log" if log else "linear",
             "exponentformat": "power",
         }
-    x_axis = "xaxis" + _axes(len(quantities) - 1)["xaxis"][1:]
-    layout[x_axis] |= {"title": {"text": "step t"}}
+    layout[_axis_keys(len(quantities) - 1)[0]] |= {"title": {"text": "step t"}}
     layout |= _base_layout(
         f"{name}: internals over time",
         height=max(FIGURE_HEIGHT, 190 * len(quantities) + 120),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import functools
+import operator
 
 import numpy as np
 import pytest
 import torch
 
+from optviz import trajectories
 from optviz.optim import OPTIMIZERS
 from optviz.surfaces import SURFACES, parse_surface
 from optviz.trajectories import MAX_STARTS, MAX_STEPS, simulate
@@ -81,6 +83,15 @@ def test_every_recorded_gradient_is_autograds_to_the_bit(surface):
     value, grad = surface.value_and_grad(points)
     np.testing.assert_array_equal(result.grads[0], grad.numpy())
     np.testing.assert_array_equal(result.losses[0, :, :-1], value.numpy())
+
+
+def test_a_replay_that_would_differ_from_autograd_is_never_used(monkeypatch):
+    # Break the trimmed replay on purpose: every multiplication becomes an addition.
+    monkeypatch.setitem(trajectories._OPERATORS, "mul", operator.add)
+    surface = parse_surface("x^2*y + 3*x*y^2")  # a new function: recorded afresh
+    result = simulate(surface, [("sgd", {"lr": 1e-3})], (0.5, -0.5), 3)
+    _, grad = surface.value_and_grad(torch.as_tensor(result.paths[0, :, :-1]))
+    np.testing.assert_array_equal(result.grads[0], grad.numpy())
 
 
 def test_a_formula_in_x_alone_races_with_no_pull_in_y():
