@@ -10,8 +10,11 @@ arranges the work so that per-step Python overhead is paid once, not once per op
 * one evaluation per step gives f and ∇f at all K·B points, replaying the ops autograd ran when
   it differentiated f once (``_value_and_grad``); each optimizer's ``.grad`` is the view ``G[k]``
   of one gradient buffer;
-* recording a step is a handful of whole-tensor copies, and divergence is found afterwards,
-  vectorized, instead of being tested every step.
+* the hot loop records only what a race draws, positions and losses (two whole-tensor copies
+  a step); the gradients and optimizer state the explorer's internals show are derived from them
+  on first use, exactly (``Trajectories.grads``, ``Trajectories.state``): a 4096-start sweep
+  would otherwise write most of a gigabyte that nobody looks at;
+* divergence is found afterwards, vectorized, instead of being tested every step.
 
 Every path that turns non-finite, or escapes far beyond the plot window, is frozen at its last good
 point and reported in ``diverged_at``: nothing non-finite leaves the engine.
@@ -68,28 +71,76 @@ class Trajectories:
         runs: ``(optimizer_key, hyperparameters)`` per run, as given.
         paths: ``(K, B, T + 1, 2)`` positions θ_0 … θ_T.
         losses: ``(K, B, T + 1)`` noiseless f(θ_t).
-        grads: ``(K, B, T, 2)`` the gradient g_t each optimizer saw at step t (noise included).
-        updates: ``(K, B, T, 2)`` the update Δ_t = θ_t − θ_{t−1}.
-        state: per run, optimizer state key (``exp_avg`` …) → ``(B, T, 2)`` after step t.
         diverged_at: ``(K, B)`` the step at which the path went non-finite or escaped, or -1.
+        noise: ``(T, B, 2)`` the standard normal draws ξ_t behind the gradient noise
+            (g_t = ∇f(θ_{t−1}) + σ ξ_t, the same for every run), or None on a noiseless surface.
+
+    ``grads``, ``updates`` and ``state`` are computed from these on first use.
     """
 
     surface: Surface
     runs: tuple[Run, ...]
     paths: np.ndarray
     losses: np.ndarray
-    grads: np.ndarray
-    state: tuple[dict[str, np.ndarray], ...]
     diverged_at: np.ndarray
+    noise: np.ndarray | None = None
+
+    @cached_property
+    def grads(self) -> np.ndarray:
+        """``(K, B, T, 2)`` the gradient g_t each optimizer saw at step t (noise included).
+
+        Recomputed, not recorded: the race's own gradient function at the recorded points, with
+        the recorded noise, in the race's layout, so these are the very bits the optimizers saw.
+        """
+        paths = self._series(self.paths)  # (T+1, K, 2, B)
+        grads = torch.empty(self.steps, *paths.shape[1:], dtype=torch.float64)  # (T, K, 2, B)
+        values = torch.empty(self.losses.shape[:2], dtype=torch.float64)  # (K, B) not kept
+        gradient = _gradient(self.surface, paths.shape[1:], self.noise)
+        with _one_thread(), torch.inference_mode():
+            for t in range(self.steps):
+                gradient(t, paths[t], grads[t], values)
+        if (last := self._last_good(lag=2)) is not None:
+            _hold(grads, last[:, None])  # (K, 1, B) against (T, K, 2, B)
+        return grads.permute(1, 3, 0, 2).numpy()
 
     @cached_property
     def updates(self) -> np.ndarray:
         """``(K, B, T, 2)`` the update Δ_t = θ_t − θ_{t−1} (0 after a divergence)."""
         return np.diff(self.paths, axis=2)
 
+    @cached_property
+    def state(self) -> tuple[dict[str, np.ndarray], ...]:
+        """Per run, optimizer state key (``exp_avg`` …) → ``(B, T, 2)`` after step t.
+
+        Replayed, not recorded: the same optimizers, built the same way, take the recorded
+        gradients in order. Their state depends on nothing else (θ only through weight decay,
+        and θ retraces the recorded path), so it is the state the race had.
+        """
+        X = self._series(self.paths)[0].clone()  # (K, 2, B)
+        G = torch.zeros_like(X)
+        starts = X.shape[-1]
+        optimizers = _optimizers([_check_run(run, starts) for run in self.runs], X, G)
+        grads = self._series(self.grads)  # (T, K, 2, B)
+        with _one_thread(), torch.inference_mode():
+            for t in range(self.steps):
+                G.copy_(grads[t])
+                for optimizer, _ in optimizers:
+                    optimizer.update_all()
+                if t == 0:  # the optimizers' state exists now
+                    sources, state, history = _state_recorder(optimizers, self.steps)
+                if sources:
+                    torch.stack(sources, out=history[t])  # every optimizer's state, one copy
+            last = self._last_good(lag=2)
+            for k, values in ((k, v) for k, s in enumerate(state) for v in s.values()):
+                if last is not None:
+                    _hold(values, last[k])
+                # State may overflow without moving θ (v → inf makes m/√v = 0).
+                values.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
+        return tuple({name: v.permute(2, 0, 1).numpy() for name, v in s.items()} for s in state)
+
     @property
     def steps(self) -> int:
-        return self.grads.shape[2]
+        return self.losses.shape[2] - 1
 
     def hyperparameters(self, k: int) -> dict[str, Any]:
         """Run k's hyperparameters with the registry defaults filled in."""
@@ -125,6 +176,20 @@ class Trajectories:
             return f"{label} cannot start: f or its gradient is not finite at the start point"
         return f"{label} diverged at step {step}"
 
+    @staticmethod
+    def _series(values: np.ndarray) -> Tensor:
+        """A recorded ``(K, B, N, …)`` array as the engine's ``(N, K, …, B)`` tensor (a view)."""
+        return torch.from_numpy(values).movedim(2, 0).movedim(2, -1)
+
+    def _last_good(self, lag: int) -> Tensor | None:
+        """``(K, B)`` the last entry to keep of a series whose entry i belongs to step i + ``lag``
+        − 1 (gradients and state: lag 2, as step s's entry is index s − 1 and θ_s is the first
+        bad point): -1 if none, T if the run never diverged; None if no run diverged."""
+        if not (self.diverged_at >= 0).any():
+            return None
+        diverged_at = torch.from_numpy(self.diverged_at)
+        return torch.where(diverged_at >= 0, diverged_at - lag, self.steps)
+
 
 def simulate(
     surface: str | Surface,
@@ -156,38 +221,80 @@ def simulate(
 
     X = torch.as_tensor(starts.T).expand(K, 2, B).clone()  # (K, 2, B) positions, all runs
     G = torch.zeros_like(X)  # (K, 2, B) gradients; G[k] is run k's .grad
-    optimizers = []
-    for k, (spec, hparams) in enumerate(specs_and_hparams):
-        theta = X[k]  # (2, B) a view: the optimizer's in-place update writes into X
-        theta.grad = G[k]
-        optimizers.append((spec.build([theta], hparams), theta))
-
+    optimizers = _optimizers(specs_and_hparams, X, G)
     paths = torch.empty(steps + 1, K, 2, B, dtype=torch.float64)
     losses = torch.empty(steps + 1, K, B, dtype=torch.float64)
-    grads = torch.empty(steps, K, 2, B, dtype=torch.float64)
-    noise = torch.empty(B, 2, dtype=torch.float64)  # (B, 2) shared by all runs
-    generator = torch.Generator().manual_seed(seed)
-    value_and_grad = _value_and_grad(surface.fn, (K, B))
+    noise = _draw_noise(surface, steps, B, seed)
+    gradient = _gradient(surface, (K, 2, B), noise)
+    # Each path's extremes so far (NaN sticks): the divergence screen, kept while X is in cache.
+    lowest, highest = X.clone(), X.clone()
 
     # inference_mode: no autograd bookkeeping (version counters, view tracking) on any op.
     with _one_thread(), torch.inference_mode():
         for t in range(steps):  # the hot loop: whole-tensor ops only
             paths[t] = X
-            losses[t], grad_x, grad_y = value_and_grad(X[:, 0], X[:, 1])  # (K, B) each
-            torch.stack((grad_x, grad_y), dim=1, out=G)  # (K, 2, B)
-            if surface.noise > 0:
-                torch.randn(B, 2, generator=generator, dtype=torch.float64, out=noise)
-                G.add_(noise.T, alpha=surface.noise)
-            grads[t] = G
+            gradient(t, X, G, losses[t])
             for optimizer, _ in optimizers:
                 optimizer.update_all()
-            if t == 0:  # the optimizers' state exists now
-                sources, state, history = _state_recorder(optimizers, steps)
-            if sources:
-                torch.stack(sources, out=history[t])  # every optimizer's state, one copy
+            torch.minimum(lowest, X, out=lowest)
+            torch.maximum(highest, X, out=highest)
         paths[steps] = X
         losses[steps] = surface.fn(X[:, 0], X[:, 1])
-        return _freeze_divergent(surface, tuple(runs), paths, losses, grads, state)
+    diverged_at = _freeze_divergent(surface, paths, losses, (lowest, highest))
+    return Trajectories(
+        surface=surface,
+        runs=tuple(runs),
+        paths=paths.permute(1, 3, 0, 2).numpy(),  # (K, B, T+1, 2)
+        losses=losses.permute(1, 2, 0).numpy(),  # (K, B, T+1)
+        diverged_at=diverged_at.numpy(),
+        noise=None if noise is None else noise.numpy(),
+    )
+
+
+def _optimizers(
+    specs_and_hparams: list[tuple[Any, dict[str, Any]]], X: Tensor, G: Tensor
+) -> list[tuple[torch.optim.Optimizer, Tensor]]:
+    """Run k's optimizer on the view ``X[k]`` (its in-place update writes into X), with the view
+    ``G[k]`` as its ``.grad``; returned with that parameter."""
+    optimizers = []
+    for k, (spec, hparams) in enumerate(specs_and_hparams):
+        theta = X[k]  # (2, B)
+        theta.grad = G[k]
+        optimizers.append((spec.build([theta], hparams), theta))
+    return optimizers
+
+
+def _draw_noise(surface: Surface, steps: int, starts: int, seed: int) -> Tensor | None:
+    """``(T, B, 2)`` standard normal draws for the gradient noise, one ``(B, 2)`` draw per step
+    from a generator seeded with ``seed``; None on a noiseless surface."""
+    if surface.noise == 0:
+        return None
+    generator = torch.Generator().manual_seed(seed)
+    noise = torch.empty(steps, starts, 2, dtype=torch.float64)
+    for t in range(steps):
+        torch.randn(starts, 2, generator=generator, dtype=torch.float64, out=noise[t])
+    return noise
+
+
+def _gradient(
+    surface: Surface, shape: tuple[int, int, int], noise: Tensor | np.ndarray | None
+) -> Callable[[int, Tensor, Tensor, Tensor], None]:
+    """``(t, X, G, F)``: writes g_t = ∇f(X) + σ ξ_t into G and f(X) into F; X and G are
+    ``(K, 2, B)``, F is ``(K, B)``.
+
+    The one gradient of the engine: the race calls it every step, ``Trajectories.grads``
+    calls it again on the recorded points.
+    """
+    K, _, B = shape
+    value_and_grad = _value_and_grad(surface.fn, (K, B))
+    noise = None if noise is None else torch.as_tensor(noise)
+
+    def gradient(t: int, X: Tensor, G: Tensor, F: Tensor) -> None:
+        value_and_grad(X[:, 0], X[:, 1], F, G[:, 0], G[:, 1])
+        if noise is not None:
+            G.add_(noise[t].T, alpha=surface.noise)  # the same ξ_t for every run
+
+    return gradient
 
 
 _trace_lock = threading.Lock()
@@ -204,11 +311,23 @@ _OPERATORS = {
 }
 
 
+# The op behind a result, as replayed → the same op writing into a given tensor (``out=``).
+_WRITERS = {
+    operator.add: torch.add,
+    operator.sub: torch.sub,
+    operator.mul: torch.mul,
+    operator.truediv: torch.div,
+    operator.neg: torch.neg,
+    torch.pow: torch.pow,
+}
+
+Writer = Callable[[Tensor, Tensor, Tensor, Tensor, Tensor], None]
+
+
 @functools.lru_cache(maxsize=64)
-def _value_and_grad(
-    fn: Callable[[Tensor, Tensor], Tensor], shape: tuple[int, ...]
-) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor, Tensor]]:
-    """``(x, y) → (f, ∂f/∂x, ∂f/∂y)`` for inputs of ``shape``: autograd's gradient, recorded.
+def _value_and_grad(fn: Callable[[Tensor, Tensor], Tensor], shape: tuple[int, ...]) -> Writer:
+    """``(x, y, f_out, gx_out, gy_out)``: writes f, ∂f/∂x and ∂f/∂y at inputs of ``shape``
+    into the three out tensors. Autograd's gradient, recorded.
 
     On tensors this small a backward pass is nearly all autograd-engine overhead (here ≈ 90 µs
     per call plus ≈ 20 µs per node, against ≈ 5 µs for an op itself). So f is differentiated by
@@ -234,15 +353,14 @@ def _value_and_grad(
     return _streamline(recorded, shape)
 
 
-def _streamline(
-    recorded: torch.fx.GraphModule, shape: tuple[int, ...]
-) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor, Tensor]]:
-    """The recording with its no-ops dropped and its ops called the quick way, checked to
-    compute the very same bits as the recording.
+def _streamline(recorded: torch.fx.GraphModule, shape: tuple[int, ...]) -> Writer:
+    """The recording with its no-ops dropped, its ops called the quick way and its results
+    written where the caller wants them, checked to compute the very same bits as the recording.
 
     No-ops: ``detach`` (nothing to detach from outside autograd), ``pow(a, 1)`` (the chain rule
     of a square) and ``mul(ones, a)`` (the backward pass's seed). Binary arithmetic becomes
-    Python operators, the other aten ops torch's function of the same name.
+    Python operators, the other aten ops torch's function of the same name; an op whose result
+    is returned writes it into its out tensor instead (saving a copy of each result a step).
     """
     program = copy.deepcopy(recorded)
     graph = program.graph
@@ -261,34 +379,60 @@ def _streamline(
         elif hasattr(torch, name):
             node.target = getattr(torch, name)
     graph.eliminate_dead_code()
+    _write_results(graph, shape)
     program.recompile()
 
+    def replay(x: Tensor, y: Tensor, *outs: Tensor) -> None:  # the recording as it is
+        for out, result in zip(outs, recorded(x, y), strict=True):
+            out.copy_(result)
+
     probe = torch.randn(2, *shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    expected, got = recorded(*probe), program(*probe)
-    exact = all(
-        torch.allclose(a, b, rtol=0.0, atol=0.0, equal_nan=True)
-        for a, b in zip(expected, got, strict=True)
-    )
+    expected, got = torch.empty(2, 3, *shape, dtype=torch.float64).unbind()
+    replay(*probe, *expected)
+    program(*probe, *got)
     # .forward: calling the module itself would run nn.Module's hook machinery every step.
-    return (program if exact else recorded).forward
+    return program.forward if torch.equal(expected, got) else replay
+
+
+def _write_results(graph: torch.fx.Graph, shape: tuple[int, ...]) -> None:
+    """Give the program one out tensor per result, after its inputs, and return nothing: the op
+    that makes a result writes it there (``out=``), else the result is copied in."""
+    output = next(node for node in graph.nodes if node.op == "output")
+    results = output.args[0]
+    with graph.inserting_before(next(node for node in graph.nodes if node.op != "placeholder")):
+        outs = [graph.placeholder(f"out_{i}") for i in range(len(results))]
+    for out, node in zip(outs, results, strict=True):
+        writes = (
+            node.op == "call_function"
+            and node.target in _WRITERS
+            and "out" not in node.kwargs  # not already written: a result given twice
+            and _full_size(node, shape)
+        )
+        if writes:
+            node.target, node.kwargs = _WRITERS[node.target], {**node.kwargs, "out": out}
+        else:  # a constant, an input, an op with no out= form …
+            with graph.inserting_before(output):
+                graph.call_method("copy_", (out, node))
+    output.args = (None,)
 
 
 def _no_op_input(
     name: str, args: tuple, ones: set[torch.fx.Node], shape: tuple[int, ...]
 ) -> torch.fx.Node | None:
     """The input a recorded op returns unchanged, or None. ``ones`` are the all-ones tensors."""
-
-    def full_size(arg: object) -> bool:  # a tensor of the inputs' shape, not one to broadcast
-        value = getattr(arg, "meta", {}).get("val")
-        return isinstance(value, Tensor) and tuple(value.shape) == shape
-
     if name == "detach" or (name == "pow" and isinstance(args[1], int | float) and args[1] == 1):
         return args[0]
-    if name == "mul" and args[0] in ones and full_size(args[1]):
+    if name == "mul" and args[0] in ones and _full_size(args[1], shape):
         return args[1]
-    if name == "mul" and args[1] in ones and full_size(args[0]):
+    if name == "mul" and args[1] in ones and _full_size(args[0], shape):
         return args[0]
     return None
+
+
+def _full_size(node: object, shape: tuple[int, ...]) -> bool:
+    """Whether a recorded value is a tensor of the inputs' shape (not one to broadcast)."""
+    value = getattr(node, "meta", {}).get("val")
+    return isinstance(value, Tensor) and tuple(value.shape) == shape
 
 
 _threads_lock = threading.Lock()
@@ -342,26 +486,23 @@ def _state_recorder(
 
 
 def _freeze_divergent(
-    surface: Surface,
-    runs: tuple[Run, ...],
-    paths: torch.Tensor,
-    losses: torch.Tensor,
-    grads: torch.Tensor,
-    state: list[dict[str, torch.Tensor]],
-) -> Trajectories:
-    """Find where each path diverged and hold its recorded series at their last good value.
+    surface: Surface, paths: Tensor, losses: Tensor, extremes: tuple[Tensor, Tensor]
+) -> Tensor:
+    """Find where each path diverged, hold its path and losses at their last good value, and
+    return ``diverged_at`` ``(K, B)`` (-1: never). ``extremes``: each path's ``(K, 2, B)``
+    coordinate-wise minimum and maximum over all steps, NaN if it ever was NaN.
 
     θ_s is bad if f(θ_s) is non-finite (a NaN or inf position makes it so; an inf gradient at
     θ_{s−1} makes θ_s so) or θ_s is ``ESCAPE`` window widths from the window's centre. A path
-    that diverged at step s keeps θ_0 … θ_{s−1}, and the gradients and state of steps 1 … s − 1;
-    later entries repeat the last good one (zeros if there is none).
+    that diverged at step s keeps θ_0 … θ_{s−1}; later entries repeat θ_{s−1}.
+    ``Trajectories`` holds the gradients and state it derives in the same way.
     """
     x_min, x_max, y_min, y_max = surface.bounds
     reach = ESCAPE * max(x_max - x_min, y_max - y_min)
     low = torch.tensor([[(x_min + x_max) / 2 - reach], [(y_min + y_max) / 2 - reach]])  # (2, 1)
     high = low + 2 * reach
 
-    def first_bad(k: int, suspects: torch.Tensor) -> torch.Tensor:
+    def first_bad(k: int, suspects: Tensor) -> Tensor:
         """(B,) the first bad step of each of run k's series, or -1. Scans forward a chunk of
         steps at a time and stops once every suspect is placed: paths blow up early."""
         found = torch.full(suspects.shape, -1)
@@ -374,43 +515,32 @@ def _freeze_divergent(
                 break
         return found
 
-    # With 4096 starts the recording is a gigabyte, so every pass over it counts. A streaming
-    # screen per series (a sum is non-finite if any term is; NaN propagates through amin/amax)
-    # picks the series to look at closely; only their runs are searched and rewritten.
+    # With 4096 starts the recording is hundreds of megabytes, so every pass over it counts. A
+    # screen per series (the extremes, and the sum of losses: non-finite if any term is) picks
+    # the series to look at closely; only their runs are searched and rewritten.
+    lowest, highest = extremes
     suspect = ~torch.isfinite(losses.sum(0))  # (K, B)
-    suspect |= ~((paths.amin(0) >= low) & (paths.amax(0) <= high)).all(1)
+    suspect |= ~((lowest >= low) & (highest <= high)).all(1)
     diverged_at = torch.full(suspect.shape, -1)  # (K, B)
     for k in suspect.any(-1).nonzero().flatten().tolist():
         diverged_at[k] = first_bad(k, suspect[k])
         horizon = torch.where(diverged_at[k] >= 0, diverged_at[k], paths.shape[0])  # (B,)
         _hold(paths[:, k], (horizon - 1).clamp(min=0))  # θ_0 is finite: the start was checked
         _hold(losses[:, k], horizon - 1)
-        _hold(grads[:, k], horizon - 2)
-        for values in state[k].values():
-            _hold(values, horizon - 2)
-    for s in state:  # state may overflow without moving θ (v → inf makes m/√v = 0)
-        for values in s.values():
-            values.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
-    return Trajectories(
-        surface=surface,
-        runs=runs,
-        paths=paths.permute(1, 3, 0, 2).numpy(),  # (K, B, T+1, 2)
-        losses=losses.permute(1, 2, 0).numpy(),  # (K, B, T+1)
-        grads=grads.permute(1, 3, 0, 2).numpy(),  # (K, B, T, 2)
-        state=tuple({name: v.permute(2, 0, 1).numpy() for name, v in s.items()} for s in state),
-        diverged_at=diverged_at.numpy(),
-    )
+    return diverged_at
 
 
-def _hold(values: torch.Tensor, last: torch.Tensor) -> None:
-    """In place: entry ``last[b]`` of each series ``values[:, b]`` is repeated after it.
+def _hold(values: Tensor, last: Tensor) -> None:
+    """In place: entry ``last[i]`` of each series ``values[:, i]`` is repeated after it.
 
-    ``values`` is ``(N, B)`` or ``(N, 2, B)`` and ``last`` is ``(B,)``; where ``last`` is
-    negative nothing was valid and the series becomes 0.
+    ``values`` is ``(N, …)``, a series per index into its trailing dimensions, and ``last``
+    broadcasts against those (e.g. ``(B,)`` against ``(N, 2, B)``); where ``last`` is negative
+    nothing was valid and the series becomes 0.
     """
-    n, lead = values.shape[0], [1] * (values.dim() - 2)
-    after = (torch.arange(n)[:, None] > last).view(n, *lead, -1)  # (N, 1…, B)
-    held = values.gather(0, last.clamp(0, n - 1).expand(1, *values.shape[1:]))  # (1, …, B)
+    n = values.shape[0]
+    last = last.expand(values.shape[1:])
+    after = torch.arange(n).view(n, *[1] * last.dim()) > last  # (N, …)
+    held = values.gather(0, last.clamp(0, n - 1)[None])  # (1, …)
     held = torch.where(last >= 0, held, 0.0)
     torch.where(after, held, values, out=values)
 

@@ -37,41 +37,70 @@ RACE = [
 ]
 
 
-def naive_paths(surface, key, hparams, starts, steps, seed):
-    """The baseline: torch.optim's own class, autograd every step, one optimizer at a time."""
+def naive_race(surface, key, hparams, starts, steps, seed):
+    """The baseline: torch.optim's own class, autograd every step, one optimizer at a time.
+
+    Returns the path ``(B, T+1, 2)``, the gradient each step saw ``(B, T, 2)`` and the
+    optimizer's state after each step, name → ``(B, T, 2)``.
+    """
     ours = OPTIMIZERS[key].build([torch.zeros(1, requires_grad=True)], hparams)
     kwargs = {name: value for name, value in ours.defaults.items() if name != "bias_correction"}
     theta = torch.tensor(starts, dtype=torch.float64, requires_grad=True)  # (B, 2)
     optimizer = TORCH_TWINS[key]([theta], **kwargs)
     generator = torch.Generator().manual_seed(seed)
-    path = [theta.detach().clone()]
+    path, grads, state = [theta.detach().clone()], [], {}
     for _ in range(steps):
         optimizer.zero_grad()
         surface.f(theta).sum().backward()
         if surface.noise > 0:
             noise = torch.randn(theta.shape, generator=generator, dtype=torch.float64)
             theta.grad.add_(noise, alpha=surface.noise)
+        grads.append(theta.grad.clone())
         optimizer.step()
         path.append(theta.detach().clone())
-    return torch.stack(path, dim=1).numpy()  # (B, T+1, 2)
-
-
-def test_every_registered_optimizer_races_in_the_tests():
-    assert {key for key, _ in RACE} == set(OPTIMIZERS)
+        for name, value in optimizer.state[theta].items():
+            if name != "step":
+                state.setdefault(name, []).append(value.clone())
+    series = {name: torch.stack(values, dim=1).numpy() for name, values in state.items()}
+    return torch.stack(path, dim=1).numpy(), torch.stack(grads, dim=1).numpy(), series
 
 
 @pytest.mark.parametrize("surface_key", ["rosenbrock", "noisy_quadratic", "himmelblau"])
-def test_paths_equal_the_naive_torch_optim_loop(surface_key):
+def test_paths_gradients_and_state_equal_the_naive_torch_optim_loop(surface_key):
     surface = SURFACES[surface_key]
     starts = np.array([surface.start, (0.5, -0.5), (-1.0, 1.0)])
     result = simulate(surface_key, RACE, starts, 150, seed=7)
     assert result.paths.shape == (len(RACE), 3, 151, 2)
     for k, (key, hparams) in enumerate(RACE):
-        expected = naive_paths(surface, key, hparams, starts, 150, seed=7)
-        np.testing.assert_allclose(result.paths[k], expected, rtol=1e-9, atol=1e-12, err_msg=key)
+        path, grads, state = naive_race(surface, key, hparams, starts, 150, seed=7)
+        np.testing.assert_allclose(result.paths[k], path, rtol=1e-9, atol=1e-12, err_msg=key)
+        np.testing.assert_allclose(result.grads[k], grads, rtol=1e-9, atol=1e-12, err_msg=key)
+        assert set(result.state[k]) == set(state), key
+        for name, values in state.items():
+            np.testing.assert_allclose(
+                result.state[k][name], values, rtol=1e-9, atol=1e-12, err_msg=f"{key} {name}"
+            )
 
 
-FORMULAS = ["x^2 + 3*y^2", "abs(x) + sqrt(y^2 + 1)", "tanh(x*y) - exp(-x^2)", "x^3 - 3*x*y^2"]
+def test_gradients_and_state_of_a_diverged_run_hold_their_last_good_values():
+    runs = [("adam", {"lr": 0.02}), ("momentum", {"lr": 0.003})]
+    result = simulate("rosenbrock", runs, (-1.5, 2.0), 100)
+    s = int(result.diverged_at[1, 0])
+    assert s >= 2 and result.diverged_at[0, 0] == -1
+    _, grads, state = naive_race(SURFACES["rosenbrock"], *runs[1], [(-1.5, 2.0)], 100, seed=0)
+    # Steps 1 … s − 1 led to good points: their gradients and state are the naive loop's.
+    np.testing.assert_allclose(result.grads[1, 0, : s - 1], grads[0, : s - 1], rtol=1e-12)
+    assert (result.grads[1, 0, s - 1 :] == grads[0, s - 2]).all()
+    for name, values in state.items():
+        np.testing.assert_allclose(result.state[1][name][0, : s - 1], values[0, : s - 1])
+        assert (result.state[1][name][0, s - 1 :] == values[0, s - 2]).all()
+
+
+# The last three: results that are an input or a constant, which no op writes.
+FORMULAS = [
+    *("x^2 + 3*y^2", "abs(x) + sqrt(y^2 + 1)", "tanh(x*y) - exp(-x^2)", "x^3 - 3*x*y^2"),
+    *("x + y", "x", "x*y"),
+]
 
 
 @pytest.mark.parametrize("surface", [*SURFACES.values(), *map(parse_surface, FORMULAS)])
