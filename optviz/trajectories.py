@@ -10,11 +10,12 @@ arranges the work so that per-step Python overhead is paid once, not once per op
 * one evaluation per step gives f and ∇f at all K·B points, replaying the ops autograd ran when
   it differentiated f once (``_value_and_grad``); each optimizer's ``.grad`` is the view ``G[k]``
   of one gradient buffer;
-* the hot loop records only what a race draws, positions and losses (two whole-tensor copies
-  a step); the gradients and optimizer state the explorer's internals show are derived from them
-  on first use, exactly (``Trajectories.grads``, ``Trajectories.state``): a 4096-start sweep
-  would otherwise write most of a gigabyte that nobody looks at;
-* divergence is found afterwards, vectorized, instead of being tested every step.
+* the hot loop records the positions and nothing else (one whole-tensor copy a step); losses,
+  gradients and optimizer state are derived from them on first use, exactly
+  (``Trajectories.losses``, ``.grads``, ``.state``): a 4096-start sweep would otherwise write
+  most of a gigabyte, which costs more than computing it, and nobody looks at most of it;
+* divergence is screened in the loop by whole-tensor running extremes and sums, then pinned
+  down afterwards for the suspect runs only.
 
 Every path that turns non-finite, or escapes far beyond the plot window, is frozen at its last good
 point and reported in ``diverged_at``: nothing non-finite leaves the engine.
@@ -70,20 +71,33 @@ class Trajectories:
         surface: the surface raced on (with its noise level).
         runs: ``(optimizer_key, hyperparameters)`` per run, as given.
         paths: ``(K, B, T + 1, 2)`` positions θ_0 … θ_T.
-        losses: ``(K, B, T + 1)`` noiseless f(θ_t).
         diverged_at: ``(K, B)`` the step at which the path went non-finite or escaped, or -1.
         noise: ``(T, B, 2)`` the standard normal draws ξ_t behind the gradient noise
             (g_t = ∇f(θ_{t−1}) + σ ξ_t, the same for every run), or None on a noiseless surface.
 
-    ``grads``, ``updates`` and ``state`` are computed from these on first use.
+    ``losses``, ``grads``, ``updates`` and ``state`` are computed from these on first use.
     """
 
     surface: Surface
     runs: tuple[Run, ...]
     paths: np.ndarray
-    losses: np.ndarray
     diverged_at: np.ndarray
     noise: np.ndarray | None = None
+
+    @cached_property
+    def losses(self) -> np.ndarray:
+        """``(K, B, T + 1)`` the noiseless f(θ_t) (0 from a diverged run's last good step on, if
+        even f(θ_0) was not finite; else held there like the path)."""
+        paths = self._series(self.paths)  # (T+1, K, 2, B)
+        losses = torch.empty(paths.shape[0], *self.diverged_at.shape, dtype=torch.float64)
+        rows = max(1, 2**20 // self.diverged_at.size)  # steps at a time: a few MB per temporary
+        with _one_thread(), torch.inference_mode():
+            for begin in range(0, paths.shape[0], rows):
+                chunk = paths[begin : begin + rows]  # (rows, K, 2, B)
+                losses[begin : begin + rows] = self.surface.fn(chunk[:, :, 0], chunk[:, :, 1])
+        if (last := self._last_good(lag=1)) is not None:
+            _hold(losses, last)
+        return losses.permute(1, 2, 0).numpy()
 
     @cached_property
     def grads(self) -> np.ndarray:
@@ -94,7 +108,7 @@ class Trajectories:
         """
         paths = self._series(self.paths)  # (T+1, K, 2, B)
         grads = torch.empty(self.steps, *paths.shape[1:], dtype=torch.float64)  # (T, K, 2, B)
-        values = torch.empty(self.losses.shape[:2], dtype=torch.float64)  # (K, B) not kept
+        values = torch.empty(self.diverged_at.shape, dtype=torch.float64)  # (K, B) not kept
         gradient = _gradient(self.surface, paths.shape[1:], self.noise)
         with _one_thread(), torch.inference_mode():
             for t in range(self.steps):
@@ -140,7 +154,7 @@ class Trajectories:
 
     @property
     def steps(self) -> int:
-        return self.losses.shape[2] - 1
+        return self.paths.shape[2] - 1
 
     def hyperparameters(self, k: int) -> dict[str, Any]:
         """Run k's hyperparameters with the registry defaults filled in."""
@@ -183,8 +197,8 @@ class Trajectories:
 
     def _last_good(self, lag: int) -> Tensor | None:
         """``(K, B)`` the last entry to keep of a series whose entry i belongs to step i + ``lag``
-        − 1 (gradients and state: lag 2, as step s's entry is index s − 1 and θ_s is the first
-        bad point): -1 if none, T if the run never diverged; None if no run diverged."""
+        − 1 (losses: lag 1; gradients and state: lag 2, as step s's entry is index s − 1), θ_s
+        being the first bad point: -1 if none, T if the run never diverged; None if no run did."""
         if not (self.diverged_at >= 0).any():
             return None
         diverged_at = torch.from_numpy(self.diverged_at)
@@ -223,29 +237,30 @@ def simulate(
     G = torch.zeros_like(X)  # (K, 2, B) gradients; G[k] is run k's .grad
     optimizers = _optimizers(specs_and_hparams, X, G)
     paths = torch.empty(steps + 1, K, 2, B, dtype=torch.float64)
-    losses = torch.empty(steps + 1, K, B, dtype=torch.float64)
     noise = _draw_noise(surface, steps, B, seed)
     gradient = _gradient(surface, (K, 2, B), noise)
-    # Each path's extremes so far (NaN sticks): the divergence screen, kept while X is in cache.
-    lowest, highest = X.clone(), X.clone()
+    F = torch.empty(K, B, dtype=torch.float64)  # f at the current points
+    # The divergence screen, kept while X and F are in cache: each path's extremes so far (NaN
+    # sticks) and its sum of losses (not finite if any loss was not, or if it overflowed).
+    lowest, highest, total = X.clone(), X.clone(), torch.zeros(K, B, dtype=torch.float64)
 
     # inference_mode: no autograd bookkeeping (version counters, view tracking) on any op.
     with _one_thread(), torch.inference_mode():
         for t in range(steps):  # the hot loop: whole-tensor ops only
             paths[t] = X
-            gradient(t, X, G, losses[t])
+            gradient(t, X, G, F)
             for optimizer, _ in optimizers:
                 optimizer.update_all()
+            total.add_(F)
             torch.minimum(lowest, X, out=lowest)
             torch.maximum(highest, X, out=highest)
         paths[steps] = X
-        losses[steps] = surface.fn(X[:, 0], X[:, 1])
-    diverged_at = _freeze_divergent(surface, paths, losses, (lowest, highest))
+        total.add_(surface.fn(X[:, 0], X[:, 1]))
+    diverged_at = _freeze_divergent(surface, paths, (lowest, highest, total))
     return Trajectories(
         surface=surface,
         runs=tuple(runs),
         paths=paths.permute(1, 3, 0, 2).numpy(),  # (K, B, T+1, 2)
-        losses=losses.permute(1, 2, 0).numpy(),  # (K, B, T+1)
         diverged_at=diverged_at.numpy(),
         noise=None if noise is None else noise.numpy(),
     )
@@ -358,19 +373,23 @@ def _streamline(recorded: torch.fx.GraphModule, shape: tuple[int, ...]) -> Write
     written where the caller wants them, checked to compute the very same bits as the recording.
 
     No-ops: ``detach`` (nothing to detach from outside autograd), ``pow(a, 1)`` (the chain rule
-    of a square) and ``mul(ones, a)`` (the backward pass's seed). Binary arithmetic becomes
+    of a square). The backward pass's seed of ones is folded into the products it feeds:
+    ``(ones·c)·a`` becomes ``a·c``, and ``a·1`` is a no-op too. Binary arithmetic becomes
     Python operators, the other aten ops torch's function of the same name; an op whose result
     is returned writes it into its out tensor instead (saving a copy of each result a step).
     """
     program = copy.deepcopy(recorded)
     graph = program.graph
-    ones = {node for node in graph.nodes if node.target == torch.ops.aten.ones_like.default}
+    # Tensors filled with one number: the backward pass's seed of ones, and multiples of it.
+    filled = {node: 1.0 for node in graph.nodes if node.target == torch.ops.aten.ones_like.default}
     for node in list(graph.nodes):
         packet = getattr(node.target, "overloadpacket", None)  # set on aten ops only
         if node.op != "call_function" or packet is None:
             continue
-        name, args = packet.__name__, node.args
-        same = _no_op_input(name, args, ones, shape)
+        name = packet.__name__
+        if name == "mul":
+            _fold_fill(node, filled, shape)
+        same = _no_op_input(name, node.args)
         if same is not None:
             node.replace_all_uses_with(same)
             graph.erase_node(node)
@@ -416,17 +435,25 @@ def _write_results(graph: torch.fx.Graph, shape: tuple[int, ...]) -> None:
     output.args = (None,)
 
 
-def _no_op_input(
-    name: str, args: tuple, ones: set[torch.fx.Node], shape: tuple[int, ...]
-) -> torch.fx.Node | None:
-    """The input a recorded op returns unchanged, or None. ``ones`` are the all-ones tensors."""
-    if name == "detach" or (name == "pow" and isinstance(args[1], int | float) and args[1] == 1):
-        return args[0]
-    if name == "mul" and args[0] in ones and _full_size(args[1], shape):
-        return args[1]
-    if name == "mul" and args[1] in ones and _full_size(args[0], shape):
+def _no_op_input(name: str, args: tuple) -> torch.fx.Node | None:
+    """The input a recorded op returns unchanged, or None."""
+    one = len(args) == 2 and isinstance(args[1], int | float) and args[1] == 1
+    if name == "detach" or (name in ("pow", "mul") and one):
         return args[0]
     return None
+
+
+def _fold_fill(node: torch.fx.Node, filled: dict[torch.fx.Node, float], shape: tuple) -> None:
+    """A product with a tensor filled with c: c·n is filled too; c·t becomes t·c, a number."""
+    a, b = node.args
+    if b in filled:
+        a, b = b, a
+    if a not in filled:
+        return
+    if isinstance(b, int | float):
+        filled[node] = filled[a] * b
+    elif _full_size(b, shape):  # not a smaller tensor that the fill would broadcast
+        node.args = (b, filled[a])
 
 
 def _full_size(node: object, shape: tuple[int, ...]) -> bool:
@@ -486,16 +513,16 @@ def _state_recorder(
 
 
 def _freeze_divergent(
-    surface: Surface, paths: Tensor, losses: Tensor, extremes: tuple[Tensor, Tensor]
+    surface: Surface, paths: Tensor, screen: tuple[Tensor, Tensor, Tensor]
 ) -> Tensor:
-    """Find where each path diverged, hold its path and losses at their last good value, and
-    return ``diverged_at`` ``(K, B)`` (-1: never). ``extremes``: each path's ``(K, 2, B)``
-    coordinate-wise minimum and maximum over all steps, NaN if it ever was NaN.
+    """Find where each path diverged, hold it at its last good point, and return
+    ``diverged_at`` ``(K, B)`` (-1: never). ``screen``: each path's ``(K, 2, B)`` coordinate-wise
+    minimum and maximum over all steps (NaN if it ever was NaN) and ``(K, B)`` sum of losses.
 
     θ_s is bad if f(θ_s) is non-finite (a NaN or inf position makes it so; an inf gradient at
     θ_{s−1} makes θ_s so) or θ_s is ``ESCAPE`` window widths from the window's centre. A path
     that diverged at step s keeps θ_0 … θ_{s−1}; later entries repeat θ_{s−1}.
-    ``Trajectories`` holds the gradients and state it derives in the same way.
+    ``Trajectories`` holds the losses, gradients and state it derives in the same way.
     """
     x_min, x_max, y_min, y_max = surface.bounds
     reach = ESCAPE * max(x_max - x_min, y_max - y_min)
@@ -508,25 +535,24 @@ def _freeze_divergent(
         found = torch.full(suspects.shape, -1)
         for begin in range(0, paths.shape[0], 64):
             rows = slice(begin, begin + 64)
-            inside = ((paths[rows, k] >= low) & (paths[rows, k] <= high)).all(1)  # (64, B)
-            bad = ~(inside & (losses[rows, k].abs() < math.inf))  # NaN compares False: bad
+            chunk = paths[rows, k]  # (64, 2, B)
+            inside = ((chunk >= low) & (chunk <= high)).all(1)  # (64, B)
+            finite = surface.fn(chunk[:, 0], chunk[:, 1]).abs() < math.inf  # NaN compares False
+            bad = ~(inside & finite)
             found = torch.where(bad.any(0) & (found < 0), begin + bad.byte().argmax(0), found)
             if not (suspects & (found < 0)).any():
                 break
         return found
 
-    # With 4096 starts the recording is hundreds of megabytes, so every pass over it counts. A
-    # screen per series (the extremes, and the sum of losses: non-finite if any term is) picks
-    # the series to look at closely; only their runs are searched and rewritten.
-    lowest, highest = extremes
-    suspect = ~torch.isfinite(losses.sum(0))  # (K, B)
-    suspect |= ~((lowest >= low) & (highest <= high)).all(1)
+    # With 4096 starts the recording is hundreds of megabytes, so every pass over it counts: the
+    # screen picks the series to look at closely; only their runs are searched and rewritten.
+    lowest, highest, total = screen
+    suspect = ~torch.isfinite(total) | ~((lowest >= low) & (highest <= high)).all(1)  # (K, B)
     diverged_at = torch.full(suspect.shape, -1)  # (K, B)
     for k in suspect.any(-1).nonzero().flatten().tolist():
         diverged_at[k] = first_bad(k, suspect[k])
         horizon = torch.where(diverged_at[k] >= 0, diverged_at[k], paths.shape[0])  # (B,)
         _hold(paths[:, k], (horizon - 1).clamp(min=0))  # θ_0 is finite: the start was checked
-        _hold(losses[:, k], horizon - 1)
     return diverged_at
 
 
