@@ -245,6 +245,14 @@ def test_a_sweep_diverges_early_late_and_not_at_all():
     assert -1 in steps and min(steps - {-1}) < 64 < max(steps) and len(steps) > 10
 
 
+def test_a_loss_that_is_not_finite_where_the_gradient_is_counts_as_divergence():
+    # y: 0.5 → 0.3 → −1/30, where log y is NaN but ∂f/∂y = 1/y = −30 would carry the path on.
+    result = simulate(parse_surface("x^2 + log(y)"), [("sgd", {"lr": 0.1})], (0.0, 0.5), 10)
+    assert result.diverged_at[0, 0] == 2
+    assert (result.paths[0, 0, 1:] == (0.0, 0.3)).all()
+    assert (result.losses[0, 0, 1:] == np.log(0.3)).all()
+
+
 def test_escaping_far_beyond_the_window_counts_as_divergence():
     # On the saddle, −y² pulls the path away for ever; it must stop, not run to 1e300.
     result = simulate("saddle", [("momentum", {"lr": 0.1})], (-1.0, 0.01), 2000)
