@@ -86,8 +86,8 @@ class Trajectories:
 
     @cached_property
     def losses(self) -> np.ndarray:
-        """``(K, B, T + 1)`` the noiseless f(θ_t) (0 from a diverged run's last good step on, if
-        even f(θ_0) was not finite; else held there like the path)."""
+        """``(K, B, T + 1)`` the noiseless f(θ_t). A diverged run's losses hold at its last good
+        point, like its path (all 0 if even f(θ_0) was not finite)."""
         paths = self._series(self.paths)  # (T+1, K, 2, B)
         losses = torch.empty(paths.shape[0], *self.diverged_at.shape, dtype=torch.float64)
         rows = max(1, 2**20 // self.diverged_at.size)  # steps at a time: a few MB per temporary
