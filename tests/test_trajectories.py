@@ -65,6 +65,10 @@ def naive_race(surface, key, hparams, starts, steps, seed):
     return torch.stack(path, dim=1).numpy(), torch.stack(grads, dim=1).numpy(), series
 
 
+def test_every_registered_optimizer_races_in_the_tests():
+    assert {key for key, _ in RACE} == set(OPTIMIZERS)
+
+
 @pytest.mark.parametrize("surface_key", ["rosenbrock", "noisy_quadratic", "himmelblau"])
 def test_paths_gradients_and_state_equal_the_naive_torch_optim_loop(surface_key):
     surface = SURFACES[surface_key]
