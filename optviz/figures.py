@@ -55,6 +55,7 @@ BACKDROP_OVERSAMPLING = 3  # the raster backdrop has 3× the contour's samples p
 MINIMUM_COLOR = "#FFD23F"  # gold star: visible on the light contour, distinct from every path
 OUTLINE = "#1F2430"
 FIGURE_HEIGHT = 600
+TITLE_BAND, TITLE_LINE, LEGEND_ROW = 44, 20, 22  # px: the top bands of a figure (_base_layout)
 DASHES = ("solid", "dash", "dot", "dashdot")  # runs of the same optimizer share its colour
 
 # Frames carry each path in full up to their step, so their size grows as frames × steps; this
@@ -295,14 +296,22 @@ def new_figure(*data: object) -> go.Figure:
     return go.Figure(list(data), layout={"template": "none"})
 
 
-def _base_layout(title: str | None, **overrides: object) -> dict[str, object]:
-    """The layout every builder shares; ``overrides`` replace any of these defaults."""
+def _base_layout(title: str | None, legend_rows: int = 1, **overrides: object) -> dict[str, object]:
+    """The layout every builder shares; ``overrides`` replace any of these defaults.
+
+    From the top down: the title (each ``<br>`` a line more), the horizontal legend with room
+    for ``legend_rows`` rows, then the plot. Fixed bands, so a legend that wraps in a narrow
+    column never runs into the title or the panels' titles.
+    """
+    height = overrides.get("height", FIGURE_HEIGHT)
+    band = TITLE_BAND + TITLE_LINE * title.count("<br>") if title else 0
+    top = {"yref": "container", "yanchor": "top"}
     layout: dict[str, object] = {
         "template": "none",  # see new_figure
-        "title": {"text": title} if title else None,
-        "height": FIGURE_HEIGHT,
-        "margin": {"l": 10, "r": 10, "t": 80 if title else 30, "b": 10},
-        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0.0},
+        "title": {"text": title, "y": 1.0, "pad": {"t": 14}} | top if title else None,
+        "height": height,
+        "margin": {"l": 10, "r": 10, "t": band + LEGEND_ROW * legend_rows + 12, "b": 10},
+        "legend": {"orientation": "h", "y": 1.0 - band / height, "x": 0.0} | top,
     }
     return layout | overrides
 
@@ -944,6 +953,7 @@ def _curve_figure(
             traces.append(_diverged_trace(last, values[last], _color(result, k), names[k], note))
     layout = _base_layout(
         title,
+        legend_rows=math.ceil(len(series) / 4),  # four names fit a row of a half-width column
         xaxis={"title": {"text": "step t"}},
         yaxis={"title": {"text": y_title}, "type": "log", "exponentformat": "power"},
         hovermode="x unified",
@@ -1019,7 +1029,7 @@ def step_size_figure(result: Trajectories, k: int) -> go.Figure:
     last = _last_good(result, k)
     updates = np.abs(result.updates[k, 0, :last])  # (last, 2): Δ_1 … Δ_last
     steps = np.arange(1, last + 1)
-    traces, notes = [], []
+    traces, title = [], f"{name}: effective step |Δ_t| per coordinate"
     for axis, (coordinate, dash) in enumerate((("x", "solid"), ("y", "dot"))):
         keep = updates[:, axis] > 0
         traces.append(
@@ -1043,29 +1053,19 @@ def step_size_figure(result: Trajectories, k: int) -> go.Figure:
         else:
             traces.append(_hline(span, lr, f"§2.1 bound α = {lr:g}", "dash"))
         if not result.hyperparameters(k)["bias_correction"]:
-            notes.append(
-                {
-                    "text": "Bias correction is off: the bound assumes it; early steps exceed "
-                    "it (§3).",
-                    "showarrow": False,
-                    "xref": "paper",
-                    "yref": "paper",
-                    "x": 0.5,
-                    "y": 1.0,
-                    "yanchor": "bottom",
-                    "font": {"size": 12, "color": "#A23B3B"},
-                }
+            title += (
+                "<br><span style='font-size:12px;color:#A23B3B'>Bias correction is off: the "
+                "bound assumes it; early steps exceed it (§3).</span>"
             )
     elif key == "adamax":
         traces.append(_hline(span, lr, f"AdaMax bound |Δ| ≤ α = {lr:g}", "dash"))
     else:
         traces.append(_hline(span, lr, f"α = {lr:g}", "dot"))
     layout = _base_layout(
-        f"{name}: effective step |Δ_t| per coordinate",
+        title,
+        legend_rows=len(traces),  # long entries: one a row in a half-width column
         xaxis={"title": {"text": "step t"}},
         yaxis={"title": {"text": "|Δ_t|"}, "type": "log", "exponentformat": "power"},
-        margin={"l": 10, "r": 10, "t": 90, "b": 10},
-        annotations=notes,
     )
     if last == 0:
         layout |= _message("no steps to show")
@@ -1123,6 +1123,7 @@ def moments_figure(result: Trajectories, k: int) -> go.Figure:
     layout[_axis_keys(len(quantities) - 1)[0]] |= {"title": {"text": "step t"}}
     layout |= _base_layout(
         f"{name}: internals over time",
+        legend_rows=2,  # the legend's row, and the first panel's title above its plot
         height=max(FIGURE_HEIGHT, 190 * len(quantities) + 120),
         hovermode="x unified",
     )

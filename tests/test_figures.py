@@ -447,9 +447,8 @@ def test_step_size_figure_for_adamax_bounds_the_step_by_alpha():
 def test_step_size_figure_warns_when_adams_bias_correction_is_off():
     runs = [("adam", {"lr": 0.01}), ("adam", {"lr": 0.01, "bias_correction": False})]
     result = simulate("rosenbrock", runs, ROSENBROCK_START, 30)
-    assert not figures.step_size_figure(result, 0).layout.annotations
-    (note,) = figures.step_size_figure(result, 1).layout.annotations
-    assert "bias correction" in note.text.lower()
+    assert "Bias correction is off" not in figures.step_size_figure(result, 0).layout.title.text
+    assert "Bias correction is off" in figures.step_size_figure(result, 1).layout.title.text
 
 
 def test_step_size_figure_rejects_a_run_that_does_not_exist(race):
