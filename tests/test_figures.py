@@ -444,6 +444,28 @@ def test_step_size_figure_for_adamax_bounds_the_step_by_alpha():
     assert "bound" in name and "α" in name
 
 
+def top_bands(fig):
+    """(title band, room above the plot) in px: the legend starts where the title band ends."""
+    layout = fig.layout
+    assert layout.title.yref == layout.legend.yref == "container"
+    return (1 - layout.legend.y) * layout.height, layout.margin.t
+
+
+def test_legends_have_rows_of_their_own_between_the_title_and_the_plot():
+    # A wrapped legend once covered the title (step size) and the first panel's title (moments).
+    runs = [("adam", {"lr": 0.01}), ("adam", {"lr": 0.01, "bias_correction": False})]
+    result = simulate("rosenbrock", runs, ROSENBROCK_START, 30)
+    bands = []
+    for k in (0, 1):
+        fig = figures.step_size_figure(result, k)
+        band, top = top_bands(fig)
+        assert top - band >= figures.LEGEND_ROW * len(fig.data)  # one row per entry fits
+        bands.append(band)
+    assert figures.TITLE_BAND <= bands[0] < bands[1]  # the warning is a second title line
+    band, top = top_bands(figures.moments_figure(result, 0))
+    assert top - band >= 2 * figures.LEGEND_ROW  # the legend, then the first panel's title
+
+
 def test_step_size_figure_warns_when_adams_bias_correction_is_off():
     runs = [("adam", {"lr": 0.01}), ("adam", {"lr": 0.01, "bias_correction": False})]
     result = simulate("rosenbrock", runs, ROSENBROCK_START, 30)
