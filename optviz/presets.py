@@ -44,7 +44,7 @@ def tune_learning_rates(
     progress wins: it gets nearly as far, with a smoother path to watch. If no α qualifies, the
     smallest α of the grid is returned.
     """
-    grids = [OPTIMIZERS[key].hyperparams[0].options() for key in keys]  # "lr" is always first
+    grids = [OPTIMIZERS[key].hp("lr").options() for key in keys]
     width = max(len(grid) for grid in grids)
     padded = [grid + [grid[-1]] * (width - len(grid)) for grid in grids]  # one batch size for all
     runs = [

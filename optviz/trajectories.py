@@ -50,17 +50,10 @@ ESCAPE = 100.0  # a path this many plot-window widths from the window's centre h
 
 Run = tuple[str, Mapping[str, Any]]
 
-# Friendly names of optimizer state, in the docstrings' notation.
-STATE_SYMBOLS = {
-    "momentum_buffer": "b",
-    "sum": "G",
-    "square_avg": "v",
-    "acc_delta": "u",
-    "grad_avg": "ḡ",
-    "exp_avg": "m",
-    "exp_avg_sq": "v",
-    "exp_inf": "u",
-}
+
+def hat(symbol: str) -> str:
+    """The symbol of a bias-corrected state: "m" → "m̂"."""
+    return symbol + "\u0302"
 
 
 @dataclass(frozen=True, eq=False)
@@ -162,33 +155,27 @@ class Trajectories:
         return OPTIMIZERS[key].defaults() | dict(hparams)
 
     def moments(self, k: int, b: int = 0) -> dict[str, np.ndarray]:
-        """Run k's state for start b as ``symbol → (T, 2)``, with Adam's bias-corrected m̂, v̂.
+        """Run k's state for start b as ``symbol → (T, 2)``, the states its spec lists.
 
-        For Adam (with bias correction) and AdaMax, m̂_t = m_t/(1 − β1^t); for Adam v̂_t =
-        v_t/(1 − β2^t): the quantities whose ratio sets the step (paper §2.1).
+        A state the optimizer bias-corrects is given corrected, under its hatted symbol: for
+        Adam m̂_t = m_t/(1 − β1^t) and v̂_t = v_t/(1 − β2^t), the quantities whose ratio sets
+        the step (paper §2.1).
         """
-        key = self.runs[k][0]
+        spec = OPTIMIZERS[self.runs[k][0]]
         hparams = self.hyperparameters(k)
+        corrects = spec.corrects_bias(hparams)
         t = np.arange(1, self.steps + 1)[:, None]  # (T, 1)
-        out = {STATE_SYMBOLS.get(name, name): values[b] for name, values in self.state[k].items()}
-        corrected = key == "adamax" or (key == "adam" and hparams["bias_correction"])
-        if corrected:
-            beta1 = np.asarray(hparams["beta1"], dtype=float).reshape(-1)
-            out["m̂"] = out.pop("m") / (1 - beta1[b % beta1.size] ** t)
-        if corrected and key == "adam":
-            beta2 = np.asarray(hparams["beta2"], dtype=float).reshape(-1)
-            out["v̂"] = out.pop("v") / (1 - beta2[b % beta2.size] ** t)
+        out = {}
+        for state in spec.state:
+            if state.name not in self.state[k]:  # e.g. a momentum buffer with μ = 0
+                continue
+            values = self.state[k][state.name][b]  # (T, 2)
+            if corrects and state.corrected_by:
+                beta = np.asarray(hparams[state.corrected_by], dtype=float).reshape(-1)
+                out[hat(state.symbol)] = values / (1 - beta[b % beta.size] ** t)
+            else:
+                out[state.symbol] = values
         return out
-
-    def divergence_note(self, k: int, b: int = 0) -> str | None:
-        """A sentence for the UI, e.g. "RMSprop diverged at step 37", or None."""
-        step = int(self.diverged_at[k, b])
-        label = OPTIMIZERS[self.runs[k][0]].label
-        if step < 0:
-            return None
-        if step == 0:
-            return f"{label} cannot start: f or its gradient is not finite at the start point"
-        return f"{label} diverged at step {step}"
 
     @staticmethod
     def _series(values: np.ndarray) -> Tensor:

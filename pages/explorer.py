@@ -1,13 +1,14 @@
 """Trajectory explorer: optimizers race on a 2-D surface, with their internals in view."""
 
-import csv
 import inspect
-import io
 import textwrap
+from collections.abc import Callable
+from types import FunctionType
 
+import plotly.graph_objects as go
 import streamlit as st
 
-from optviz import figures, links, presets
+from optviz import analyses, export, figures, links, presets
 from optviz.optim import OPTIMIZERS
 from optviz.surfaces import MAX_NOISE, SURFACES, Surface, parse_surface
 from optviz.trajectories import Trajectories, simulate
@@ -48,42 +49,29 @@ def tuned_rates(key: str, formula: str, sigma: float, keys: tuple, start: tuple,
     return presets.tune_learning_rates(surface, keys, start, steps)
 
 
-@st.cache_resource(max_entries=96, show_spinner=False)  # ≤ ~0.5 MB each
-def chart(builder: str, race_args: tuple, *args, **kwargs) -> None:
-    """Draw ``figures.<builder>(race(*race_args), …)``.
+# A builder is part of a chart's cache key by name (Streamlit cannot hash a function's code).
+@st.cache_resource(
+    max_entries=96,  # each holds a chart message of at most about half a megabyte
+    show_spinner=False,
+    hash_funcs={FunctionType: lambda builder: f"{builder.__module__}.{builder.__qualname__}"},
+)
+def chart(builder: Callable[..., go.Figure], race_args: tuple, *args, **kwargs) -> None:
+    """Draw ``builder(race(*race_args), …)``.
 
     Cached with its element: on a hit Streamlit replays the chart message, so a view seen before
     rebuilds neither the figure nor its JSON (for the animated race, most of a rerun's time).
     """
-    st.plotly_chart(getattr(figures, builder)(race(*race_args), *args, **kwargs))
+    st.plotly_chart(builder(race(*race_args), *args, **kwargs))
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def bias_correction_chart(
-    key: str, formula: str, sigma: float, start: tuple, lr: float, beta1: float, beta2: float
+    key: str, formula: str, sigma: float, optimizer: str, hparams: tuple, start: tuple
 ) -> None:
-    """Adam's first steps with and without bias correction, cached with its element."""
+    """An optimizer's first steps with and without bias correction, cached with its element."""
     surface = load_surface(key, formula).with_noise(sigma)
-    fig = figures.bias_correction_figure(surface, start, lr=lr, beta1=beta1, beta2=beta2)
-    st.plotly_chart(fig)
-
-
-def standalone_html(result: Trajectories, side_by_side: bool) -> str:
-    """The race as a page of its own: plotly.js inlined (works offline), a light template."""
-    fig = figures.race_figure(result, side_by_side=side_by_side, frames=RACE_FRAMES)
-    return fig.update_layout(template="plotly_white").to_html(include_plotlyjs=True)
-
-
-def trajectories_csv(result: Trajectories) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["optimizer", "step", "x", "y", "loss", "grad_x", "grad_y"])
-    for k, (key, _) in enumerate(result.runs):
-        for t in range(result.steps + 1):
-            g = result.grads[k, 0, t - 1] if t else (0.0, 0.0)
-            x, y = result.paths[k, 0, t]
-            writer.writerow([key, t, x, y, result.losses[k, 0, t], g[0], g[1]])
-    return out.getvalue()
+    result = analyses.bias_correction_race(surface, optimizer, dict(hparams), start)
+    st.plotly_chart(figures.bias_correction_figure(result))
 
 
 # --- state: from the link on first load, presets, surface changes ------------------------------
@@ -104,8 +92,11 @@ def apply_tuned_preset(only_new: bool = False) -> None:
     surface = load_surface(surface_key, formula)
     keys = tuple(state[key("optimizers")]) or links.DEFAULT_OPTIMIZERS
     if only_new:
-        lr = {k: OPTIMIZERS[k].hyperparams[0] for k in keys}  # "lr" comes first in every spec
-        keys = tuple(k for k in keys if widget_key(OPTIMIZERS[k], lr[k], PREFIX) not in state)
+        keys = tuple(
+            k
+            for k in keys
+            if widget_key(OPTIMIZERS[k], OPTIMIZERS[k].hp("lr"), PREFIX) not in state
+        )
         if not keys:
             return
     start = (state[key("x0")], state[key("y0")])
@@ -113,6 +104,13 @@ def apply_tuned_preset(only_new: bool = False) -> None:
     best = tuned_rates(surface_key, formula, sigma, keys, start, state[key("steps")])
     for opt_key, lr in best.items():
         set_hyperparameters(OPTIMIZERS[opt_key], {"lr": lr}, key_prefix=PREFIX)
+
+
+def featured(keys: list[str]) -> int:
+    """Which of ``keys`` the page opens up first: the first optimizer with a step bound (its
+    internals have the most to show: Adam, AdaMax), else the first."""
+    bounded = [i for i, k in enumerate(keys) if OPTIMIZERS[k].step_bound is not None]
+    return bounded[0] if bounded else 0
 
 
 def apply_paper_defaults() -> None:
@@ -250,7 +248,7 @@ with st.sidebar:
     )
     hparams = {}
     for opt_key in chosen:
-        with st.expander(OPTIMIZERS[opt_key].label, expanded=opt_key == "adam"):
+        with st.expander(OPTIMIZERS[opt_key].label, expanded=opt_key == chosen[featured(chosen)]):
             hparams[opt_key] = hyperparameter_inputs(OPTIMIZERS[opt_key], key_prefix=PREFIX)
 
     st.header("View")
@@ -284,50 +282,51 @@ result = race(*race_args)
 st.subheader(f"{surface.label}")
 st.latex(surface.latex)
 for k in range(len(chosen)):
-    note = result.divergence_note(k)
+    note = figures.divergence_note(result, k)
     if note and result.diverged_at[k, 0] == 0:
         st.warning(f"{note}. Move the start point.", icon="💥")
     elif note:
         st.warning(f"{note}: its path stops at the last finite point (✕).", icon="💥")
-chart("race_figure", race_args, side_by_side=side_by_side, frames=RACE_FRAMES)
+chart(figures.race_figure, race_args, side_by_side=side_by_side, frames=RACE_FRAMES)
 if show_3d:
-    chart("surface_3d_figure", race_args)
+    chart(figures.surface_3d_figure, race_args)
 
 
 def loss_panel() -> None:
     left, right = st.columns(2)
     with left:
-        chart("loss_figure", race_args)
+        chart(figures.loss_figure, race_args)
     with right:
-        chart("distance_figure", race_args)
+        chart(figures.distance_figure, race_args)
 
 
 def internals_panel() -> None:
-    default = chosen.index("adam") if "adam" in chosen else 0
     k = st.selectbox(
         "Optimizer",
         range(len(chosen)),
-        index=default,
+        index=featured(chosen),
         format_func=lambda i: OPTIMIZERS[chosen[i]].label,
         key=key("inspect"),
     )
     st.caption(
-        "The effective step |Δ_t| per coordinate against α and, for Adam, the paper's bound "
-        "(§2.1): |Δ_t| ≤ α(1 − β₁)/√(1 − β₂) when (1 − β₁) > √(1 − β₂), else ≤ α."
+        "The effective step |Δ_t| per coordinate against α and the optimizer's step bound if it "
+        "has one; Adam's (§2.1): |Δ_t| ≤ α(1 − β₁)/√(1 − β₂) when (1 − β₁) > √(1 − β₂), else ≤ α."
     )
     left, right = st.columns(2)
     with left:
-        chart("step_size_figure", race_args, k)
+        chart(figures.step_size_figure, race_args, k)
     with right:
-        chart("moments_figure", race_args, k)
-    if "adam" in chosen:
-        adam = hparams["adam"]
+        chart(figures.moments_figure, race_args, k)
+    switchable = [k for k in chosen if isinstance(OPTIMIZERS[k].bias_correction, str)]
+    if switchable:
+        opt_key = switchable[0]
         st.markdown(
             "**Bias correction (§3).** m and v start at 0, so early on they underestimate the "
             "gradient's moments; dividing by (1 − βᵗ) corrects that. Without it the first steps "
             "are (1 − β₁)/√(1 − β₂) times too large; move β₂ towards 1 to see them blow up."
         )
-        bias_correction_chart(*race_args[:3], (x0, y0), adam["lr"], adam["beta1"], adam["beta2"])
+        ablation = tuple(sorted(hparams[opt_key].items()))
+        bias_correction_chart(*race_args[:3], opt_key, ablation, (x0, y0))
 
 
 def rules_panel() -> None:
@@ -348,7 +347,7 @@ def export_panel() -> None:
     # Callables: the files are built only when a button is pressed, not on every rerun.
     left.download_button(
         "Trajectories (CSV)",
-        lambda: trajectories_csv(result),
+        lambda: export.trajectories_csv(result),
         file_name=f"optviz-{state[key('surface')]}.csv",
         mime="text/csv",
         on_click="ignore",
@@ -356,7 +355,7 @@ def export_panel() -> None:
     )
     right.download_button(
         "Figure (HTML)",
-        lambda: standalone_html(result, side_by_side),
+        lambda: export.standalone_html(result, side_by_side, RACE_FRAMES),
         file_name=f"optviz-{state[key('surface')]}.html",
         mime="text/html",
         on_click="ignore",

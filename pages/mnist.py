@@ -16,14 +16,13 @@ import pandas as pd
 import streamlit as st
 
 from optviz import ui
+from optviz.figures import training as figures
 from optviz.optim import OPTIMIZERS
-from optviz.training import figures
 from optviz.training.cluster import get_collector, submit_group
 from optviz.training.config import (
     DEVICES,
     MAX_RUNS_PER_CLICK,
     TrainConfig,
-    paper_settings,
 )
 from optviz.training.data import DataUnavailable, Mnist, load_mnist
 from optviz.training.models import MODELS
@@ -112,7 +111,7 @@ if not chosen:
 def apply_paper_settings() -> None:
     """Button callback (runs before the widgets exist in the rerun): the paper's values."""
     for key in st.session_state.get("mnist_optimizers", []):
-        ui.set_hyperparameters(OPTIMIZERS[key], paper_settings(key), key_prefix=HP_PREFIX)
+        ui.set_hyperparameters(OPTIMIZERS[key], OPTIMIZERS[key].paper(), key_prefix=HP_PREFIX)
 
 
 st.button(
@@ -125,8 +124,8 @@ st.button(
 hyperparams: dict[str, dict[str, float | bool]] = {}
 for key in chosen:
     spec = OPTIMIZERS[key]
-    if ui.widget_key(spec, spec.hyperparams[0], HP_PREFIX) not in st.session_state:
-        ui.set_hyperparameters(spec, paper_settings(key), key_prefix=HP_PREFIX)
+    if ui.widget_key(spec, spec.hp("lr"), HP_PREFIX) not in st.session_state:
+        ui.set_hyperparameters(spec, OPTIMIZERS[key].paper(), key_prefix=HP_PREFIX)
     with st.expander(f"{spec.label} hyperparameters"):
         hyperparams[key] = ui.hyperparameter_inputs(spec, key_prefix=HP_PREFIX)
 

@@ -11,9 +11,10 @@ import zlib
 import numpy as np
 import pytest
 
-from optviz import figures
+from optviz import analyses, figures
+from optviz.figures import curves, layout
 from optviz.optim import OPTIMIZERS
-from optviz.surfaces import SURFACES
+from optviz.surfaces import SURFACES, parse_surface
 from optviz.trajectories import simulate
 
 RACE = [("momentum", {"lr": 5e-4}), ("rmsprop", {"lr": 0.01}), ("adam", {"lr": 0.05})]
@@ -267,7 +268,7 @@ def test_side_by_side_wraps_after_four_panels():
 
 def test_diverged_run_ends_in_an_x_with_its_note_in_legend_hover_and_annotation(diverging):
     fig = figures.race_figure(diverging, frames=20)
-    note = diverging.divergence_note(0)
+    note = figures.divergence_note(diverging, 0)
     step = int(diverging.diverged_at[0, 0])
     assert note == f"SGD diverged at step {step}"
     _, paths, heads = race_parts(fig, 2)
@@ -387,7 +388,16 @@ def test_loss_figure_marks_where_a_run_diverged(diverging):
     (marker,) = [t for t in fig.data if t.mode == "markers"]
     assert marker.marker.symbol == "x" and array(marker.x)[0] == step - 1
     assert len(fig.data[0].x) == step  # the line stops at the last good point
-    assert diverging.divergence_note(0) in marker.hovertemplate
+    assert figures.divergence_note(diverging, 0) in marker.hovertemplate
+
+
+def test_a_run_that_cannot_start_is_told_so_with_its_legend_name():
+    surface = parse_surface("log(x) + y**2")
+    runs = [("adam", {"lr": 0.1}), ("adam", {"lr": 0.2})]
+    result = simulate(surface, runs, (-1.0, 0.5), 20)
+    assert figures.divergence_note(result, 1) == (
+        "Adam (α=0.2) cannot start: f or its gradient is not finite at the start point"
+    )
 
 
 def test_distance_figure_measures_to_the_nearest_global_minimum():
@@ -406,7 +416,7 @@ def test_distance_figure_on_the_saddle_explains_there_is_no_minimum():
     result = simulate("saddle", RACE, SURFACES["saddle"].start, 20)
     fig = figures.distance_figure(result)
     assert len(fig.data) == 0
-    assert [a.text for a in fig.layout.annotations] == [figures.NO_MINIMUM_MESSAGE]
+    assert [a.text for a in fig.layout.annotations] == [curves.NO_MINIMUM_MESSAGE]
 
 
 # ------------------------------------------------------------------------- Adam's internals
@@ -459,11 +469,11 @@ def test_legends_have_rows_of_their_own_between_the_title_and_the_plot():
     for k in (0, 1):
         fig = figures.step_size_figure(result, k)
         band, top = top_bands(fig)
-        assert top - band >= figures.LEGEND_ROW * len(fig.data)  # one row per entry fits
+        assert top - band >= layout.LEGEND_ROW * len(fig.data)  # one row per entry fits
         bands.append(band)
-    assert figures.TITLE_BAND <= bands[0] < bands[1]  # the warning is a second title line
+    assert layout.TITLE_BAND <= bands[0] < bands[1]  # the warning is a second title line
     band, top = top_bands(figures.moments_figure(result, 0))
-    assert top - band >= 2 * figures.LEGEND_ROW  # the legend, then the first panel's title
+    assert top - band >= 2 * layout.LEGEND_ROW  # the legend, then the first panel's title
 
 
 def test_step_size_figure_warns_when_adams_bias_correction_is_off():
@@ -499,7 +509,9 @@ def test_moments_figure_rows_follow_each_optimizers_state(race, k, rows):
 
 def test_bias_correction_ablation_shows_early_steps_blow_up_without_it():
     lr, beta1, beta2 = 0.01, 0.9, 0.9999
-    fig = figures.bias_correction_figure("rosenbrock", ROSENBROCK_START, lr=lr, beta2=beta2)
+    hparams = {"lr": lr, "beta1": beta1, "beta2": beta2}
+    ablation = analyses.bias_correction_race("rosenbrock", "adam", hparams, ROSENBROCK_START)
+    fig = figures.bias_correction_figure(ablation)
     with_bc, without_bc = fig.data[0], fig.data[1]
     assert "with " in with_bc.name and "without" in without_bc.name
     assert math.isclose(array(with_bc.y)[0], lr, rel_tol=1e-3)  # Adam's first step is α

@@ -212,8 +212,6 @@ def test_diverging_path_is_frozen_marked_and_finite():
     result = simulate("rosenbrock", runs, (-1.5, 2.0), 200)
     step = int(result.diverged_at[0, 0])
     assert step >= 1 and result.diverged_at[1, 0] == -1
-    assert result.divergence_note(0) == f"SGD diverged at step {step}"
-    assert result.divergence_note(1) is None
     for series in (result.paths, result.losses, result.grads, result.updates):
         assert np.isfinite(series).all()
     for state in result.state:
@@ -323,6 +321,5 @@ def test_a_start_where_f_is_not_finite_is_reported_and_the_path_stays_at_the_sta
     surface = parse_surface("log(x) + y**2")
     result = simulate(surface, [("adam", {"lr": 0.1})], (-1.0, 0.5), 20)
     assert result.diverged_at[0, 0] == 0
-    assert "not finite at the start point" in result.divergence_note(0)
     assert (result.paths[0, 0] == (-1.0, 0.5)).all()
     assert np.isfinite(result.losses).all() and np.isfinite(result.grads).all()

@@ -11,7 +11,7 @@ from optviz.optim.adam import Adam
 from optviz.optim.adamax import Adamax
 from optviz.optim.base import Optimizer
 from optviz.optim.momentum import Momentum, Nesterov
-from optviz.optim.registry import OPTIMIZERS, HyperParam, OptimizerSpec
+from optviz.optim.registry import OPTIMIZERS, HyperParam, OptimizerSpec, StateSpec, StepBound
 from optviz.optim.rmsprop import RMSprop
 from optviz.optim.sgd import SGD
 
@@ -28,4 +28,6 @@ __all__ = [
     "Optimizer",
     "OptimizerSpec",
     "RMSprop",
+    "StateSpec",
+    "StepBound",
 ]

@@ -1,16 +1,18 @@
-"""``OPTIMIZERS``: the single source of truth for each optimizer's name, colour, sliders and math.
+"""``OPTIMIZERS``: the single source of truth for everything about an optimizer.
 
-Pages build their widgets by iterating it, figures take colours from it, and tests parametrize
-over it, so adding an optimizer is one entry here. The LaTeX update rule and the reference are
-read from the class docstring, which already holds them (STYLE §1), rather than written twice.
+Pages build their widgets by iterating it, figures take colours, state names and step bounds from
+it, the MNIST page its presets, and tests parametrize over it: adding an optimizer is one class
+file plus one entry here, and no other module names an optimizer (``tests/test_registry.py``
+registers a toy one to prove it). The LaTeX update rule and the reference are read from the class
+docstring, which already holds them, rather than written twice.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from torch import Tensor
@@ -96,6 +98,33 @@ class HyperParam:
 
 
 @dataclass(frozen=True)
+class StateSpec:
+    """One tensor of an optimizer's per-parameter state, as the internals panel plots it."""
+
+    name: str  # the state key, PyTorch's where it has a twin: "exp_avg", "sum" …
+    symbol: str  # as in the class docstring's update rule: "m", "G" …
+    meaning: str  # for a panel title: "first moment (mean of g)"
+    # A magnitude (≥ 0, spanning decades, like v or Σg²): plotted on a log axis.
+    magnitude: bool = False
+    # The decay β whose bias the optimizer divides out of this state, m̂_t = m_t/(1 − β^t), named
+    # as its hyperparameter ("beta1"); the panel then plots the corrected value, the one that
+    # sets the step.
+    corrected_by: str | None = None
+
+
+@dataclass(frozen=True)
+class StepBound:
+    """A bound on the effective step |Δ_t| that an optimizer guarantees (or roughly obeys)."""
+
+    value: float
+    formula: str  # how it reads, e.g. "α(1−β1)/√(1−β2)"
+    source: str  # where it comes from, e.g. "§2.1"
+
+
+Hyperparameters = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class OptimizerSpec:
     """An optimizer class plus what the UI, the figures and the docs need to know about it."""
 
@@ -104,6 +133,33 @@ class OptimizerSpec:
     label: str
     color: str  # one colour per optimizer, everywhere (paths, curves, tables)
     hyperparams: tuple[HyperParam, ...]
+    # The state tensors the internals panel plots, in order (states not listed are not plotted).
+    state: tuple[StateSpec, ...] = ()
+    # Its bound on |Δ_t| for given hyperparameters, if it has one.
+    step_bound: Callable[[Hyperparameters], StepBound] | None = None
+    # Whether it divides bias out of its moments: always (True), never (False), or as the
+    # boolean hyperparameter of that name says (Adam's "bias_correction", for the §3 ablation).
+    bias_correction: bool | str = False
+    # Values the MNIST page's "Paper settings" button sets: the paper's (§6) where it gives them,
+    # else the usual good values for MNIST pixels in [0, 1]. Names left out keep their defaults.
+    paper_settings: Mapping[str, float | bool] = field(default_factory=dict)
+
+    def hp(self, name: str) -> HyperParam:
+        """The hyperparameter called ``name`` ("lr", "beta1" …)."""
+        for hp in self.hyperparams:
+            if hp.name == name:
+                return hp
+        raise KeyError(f"{self.label} has no hyperparameter {name!r}")
+
+    def corrects_bias(self, hparams: Hyperparameters) -> bool:
+        """Whether a run with ``hparams`` divides bias out of its moments."""
+        if isinstance(self.bias_correction, str):
+            return bool(hparams.get(self.bias_correction, self.hp(self.bias_correction).default))
+        return self.bias_correction
+
+    def paper(self) -> dict[str, float | bool]:
+        """Every hyperparameter: the defaults overlaid with ``paper_settings``."""
+        return self.defaults() | dict(self.paper_settings)
 
     @property
     def latex(self) -> str:
@@ -186,13 +242,54 @@ _MOMENTUM = HyperParam(
     "Momentum μ: how much of the last step carries over.",
 )
 
+_MOMENTUM_BUFFER = StateSpec("momentum_buffer", "b", "momentum buffer")
+
+
+def _adam_bound(h: Hyperparameters) -> StepBound:
+    """§2.1: |Δ_t| ≲ α(1 − β1)/√(1 − β2) when (1 − β1) > √(1 − β2), else α."""
+    lr, beta1, beta2 = float(h["lr"]), float(h["beta1"]), float(h["beta2"])
+    if (1 - beta1) > math.sqrt(1 - beta2):
+        return StepBound(lr * (1 - beta1) / math.sqrt(1 - beta2), "α(1−β1)/√(1−β2)", "§2.1")
+    return StepBound(lr, "α", "§2.1")
+
+
+def _adamax_bound(h: Hyperparameters) -> StepBound:
+    """Algorithm 2: |Δ_t| ≤ α, since |m_t| ≤ (1 − β1^t)·u_t (a weighted mean of |g| is at most
+    their weighted maximum)."""
+    return StepBound(float(h["lr"]), "α", "Algorithm 2")
+
+
 OPTIMIZERS: dict[str, OptimizerSpec] = {
     spec.key: spec
     for spec in (
-        OptimizerSpec("sgd", SGD, "SGD", "#4E79A7", (_lr(1e-3),)),
-        OptimizerSpec("momentum", Momentum, "Momentum", "#F28E2B", (_lr(1e-3), _MOMENTUM)),
-        OptimizerSpec("nesterov", Nesterov, "Nesterov", "#B07AA1", (_lr(1e-3), _MOMENTUM)),
-        OptimizerSpec("adagrad", Adagrad, "Adagrad", "#59A14F", (_lr(1e-2), _eps(1e-10))),
+        OptimizerSpec("sgd", SGD, "SGD", "#4E79A7", (_lr(1e-3),), paper_settings={"lr": 0.1}),
+        OptimizerSpec(
+            "momentum",
+            Momentum,
+            "Momentum",
+            "#F28E2B",
+            (_lr(1e-3), _MOMENTUM),
+            state=(_MOMENTUM_BUFFER,),
+            paper_settings={"lr": 0.01, "momentum": 0.9},
+        ),
+        OptimizerSpec(
+            "nesterov",
+            Nesterov,
+            "Nesterov",
+            "#B07AA1",
+            (_lr(1e-3), _MOMENTUM),
+            state=(_MOMENTUM_BUFFER,),
+            paper_settings={"lr": 0.01, "momentum": 0.9},
+        ),
+        OptimizerSpec(
+            "adagrad",
+            Adagrad,
+            "Adagrad",
+            "#59A14F",
+            (_lr(1e-2), _eps(1e-10)),
+            state=(StateSpec("sum", "G", "sum of g²", magnitude=True),),
+            paper_settings={"lr": 0.01, "eps": 1e-10},
+        ),
         OptimizerSpec(
             "adadelta",
             Adadelta,
@@ -205,6 +302,11 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
                 ),
                 _eps(1e-6),
             ),
+            state=(
+                StateSpec("square_avg", "v", "mean of g²", magnitude=True),
+                StateSpec("acc_delta", "u", "mean of Δ²", magnitude=True),
+            ),
+            paper_settings={"lr": 1.0, "rho": 0.95, "eps": 1e-6},  # Zeiler 2012: ρ=0.95, ε=1e-6
         ),
         OptimizerSpec(
             "rmsprop",
@@ -227,6 +329,12 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
                     "momentum", r"\mu", 0.0, 0.0, 0.999, "decay", "Momentum μ on the scaled step."
                 ),
             ),
+            state=(
+                StateSpec("square_avg", "v", "second moment (mean of g²)", magnitude=True),
+                StateSpec("grad_avg", "ḡ", "mean of g"),
+                _MOMENTUM_BUFFER,
+            ),
+            paper_settings={"lr": 0.001},
         ),
         OptimizerSpec(
             "adam",
@@ -247,9 +355,34 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
                     "steps blow up when β2 is close to 1.",
                 ),
             ),
+            state=(
+                StateSpec("exp_avg", "m", "first moment (mean of g)", corrected_by="beta1"),
+                StateSpec(
+                    "exp_avg_sq",
+                    "v",
+                    "second moment (mean of g²)",
+                    magnitude=True,
+                    corrected_by="beta2",
+                ),
+            ),
+            step_bound=_adam_bound,
+            bias_correction="bias_correction",
+            # §6: α=0.001, β1=0.9, β2=0.999, ε=1e-8, Algorithm 1's defaults.
+            paper_settings={"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
         ),
         OptimizerSpec(
-            "adamax", Adamax, "AdaMax", "#9C755F", (_lr(2e-3), _BETA1, _BETA2, _eps(1e-8))
+            "adamax",
+            Adamax,
+            "AdaMax",
+            "#9C755F",
+            (_lr(2e-3), _BETA1, _BETA2, _eps(1e-8)),
+            state=(
+                StateSpec("exp_avg", "m", "first moment (mean of g)", corrected_by="beta1"),
+                StateSpec("exp_inf", "u", "exponentially weighted ∞-norm of g", magnitude=True),
+            ),
+            step_bound=_adamax_bound,
+            bias_correction=True,
+            paper_settings={"lr": 0.002},  # Algorithm 2's α
         ),
     )
 }

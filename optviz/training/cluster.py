@@ -138,7 +138,7 @@ class RunWorker:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._run_id: int | None = None
-        OPTIMIZERS["sgd"].build([torch.zeros(1, requires_grad=True)])  # warm the lazy imports
+        next(iter(OPTIMIZERS.values())).build([torch.zeros(1, requires_grad=True)])  # warm imports
 
     def _push(self, kind: str, payload: Any) -> None:
         with self._lock:

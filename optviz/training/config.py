@@ -23,27 +23,6 @@ MAX_RUNS_PER_CLICK = 16  # 8 optimizers × 2 seeds: enough to compare, not enoug
 MAX_ACTIVE_RUNS = 32  # queued + running across every tab; beyond it Start is refused
 DEVICES = ("auto", "cuda", "cpu")
 
-# "Paper settings": §6 of Kingma & Ba uses α=0.001, β1=0.9, β2=0.999, ε=1e-8 for Adam and
-# α=0.002 for AdaMax (Algorithm 2's default); the paper grid-searched the others' learning rates,
-# so these are the usual good MNIST values for [0, 1] pixels. Any name a spec lacks is ignored.
-PAPER_SETTINGS: dict[str, dict[str, float | bool]] = {
-    "sgd": {"lr": 0.1},
-    "momentum": {"lr": 0.01, "momentum": 0.9},
-    "nesterov": {"lr": 0.01, "momentum": 0.9},
-    "adagrad": {"lr": 0.01, "eps": 1e-10},
-    "adadelta": {"lr": 1.0, "rho": 0.95, "eps": 1e-6},  # Zeiler 2012: ρ=0.95, ε=1e-6
-    "rmsprop": {"lr": 0.001, "alpha": 0.99, "eps": 1e-8, "momentum": 0.0},
-    "adam": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "bias_correction": True},
-    "adamax": {"lr": 0.002, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
-}
-
-
-def paper_settings(optimizer: str) -> dict[str, float | bool]:
-    """The registry defaults overlaid with the paper preset, restricted to the spec's names."""
-    spec = OPTIMIZERS[optimizer]
-    preset = PAPER_SETTINGS.get(optimizer, {})
-    return {name: preset.get(name, value) for name, value in spec.defaults().items()}
-
 
 @dataclass(frozen=True)
 class TrainConfig:

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from optviz.optim import OPTIMIZERS
-from optviz.training.figures import (
+from optviz.figures.training import (
     Curve,
     accuracy_figure,
     curves_from_records,
     ema,
     loss_figure,
 )
+from optviz.optim import OPTIMIZERS
 
 
 @dataclass

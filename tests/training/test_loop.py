@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from optviz.optim import OPTIMIZERS
-from optviz.training.config import TrainConfig, paper_settings
+from optviz.training.config import TrainConfig
 from optviz.training.data import Mnist
 from optviz.training.loop import Metric, train
 from training.support import QUICK
@@ -36,7 +36,7 @@ def test_a_short_training_on_real_digits_reduces_the_loss(small_mnist: Mnist) ->
 @pytest.mark.parametrize("key", list(OPTIMIZERS))
 def test_every_optimizer_learns_with_its_paper_settings(key: str, small_mnist: Mnist) -> None:
     config = TrainConfig(
-        **{**QUICK.to_dict(), "optimizer": key, "hyperparams": paper_settings(key)}
+        **{**QUICK.to_dict(), "optimizer": key, "hyperparams": OPTIMIZERS[key].paper()}
     )
     result, metrics = run(config, small_mnist)
     assert result.status == "done", result.error

@@ -1,4 +1,4 @@
-"""Pure Plotly builders for the Live MNIST page: records in, ``go.Figure`` out.
+"""Pure Plotly builders for the Live MNIST page: run records in, ``go.Figure`` out.
 
 They never import Streamlit or touch the store, so tests build figures from plain lists. Each
 optimizer keeps its registry colour; groups (or seeds) compared side by side differ by dash.
@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 import plotly.graph_objects as go
 
-from optviz.figures import new_figure
+from optviz.figures.layout import new_figure
 from optviz.optim import OPTIMIZERS
 
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")

@@ -1,0 +1,106 @@
+"""How runs are named and told apart: legend names, colours, dashes, divergence notes.
+
+The sentences a person reads about a race are written here, on the presentation side; the
+engine records numbers only (``Trajectories.diverged_at``). Pages use these too, so a warning
+above the chart and the chart's own note say the same thing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from optviz.optim import OPTIMIZERS
+from optviz.trajectories import Trajectories
+
+DASHES = ("solid", "dash", "dot", "dashdot")  # runs of the same optimizer share its colour
+
+# Hyperparameter symbols of the registry (LaTeX) as plain Unicode for legends and titles.
+_UNICODE = {
+    r"\alpha": "α",
+    r"\beta_1": "β1",
+    r"\beta_2": "β2",
+    r"\epsilon": "ε",
+    r"\rho": "ρ",
+    r"\mu": "μ",
+}
+
+
+def run_color(result: Trajectories, k: int) -> str:
+    return OPTIMIZERS[result.runs[k][0]].color
+
+
+def _twin_index(result: Trajectories, k: int) -> int:
+    """How many earlier runs use the same optimizer (0 for the first), to pick a dash."""
+    key = result.runs[k][0]
+    return sum(other == key for other, _ in result.runs[:k])
+
+
+def run_dash(result: Trajectories, k: int) -> str:
+    return DASHES[_twin_index(result, k) % len(DASHES)]
+
+
+def first_value(value: object) -> object:
+    """A hyperparameter's value for start b = 0 (a sweep gives one value per start)."""
+    if isinstance(value, bool | str):
+        return value
+    return np.asarray(value).reshape(-1)[0].item()
+
+
+def hparam(result: Trajectories, k: int, name: str) -> float:
+    return float(first_value(result.hyperparameters(k)[name]))  # type: ignore[arg-type]
+
+
+def _format_hparam(name: str, symbol: str, value: object) -> str:
+    if isinstance(value, bool):
+        return f"{name.replace('_', ' ')} {'on' if value else 'off'}"
+    return f"{_UNICODE.get(symbol, name)}={value:g}"
+
+
+def run_names(result: Trajectories) -> list[str]:
+    """Legend names: the optimizer's label, plus the hyperparameters that tell apart runs of the
+    same optimizer ("Adam (α=0.01)", "Adam (α=0.1)")."""
+    names = []
+    for k, (key, _) in enumerate(result.runs):
+        spec = OPTIMIZERS[key]
+        twins = [j for j, (other, _) in enumerate(result.runs) if other == key]
+        if len(twins) == 1:
+            names.append(spec.label)
+            continue
+        values = [{n: first_value(v) for n, v in result.hyperparameters(j).items()} for j in twins]
+        mine = values[twins.index(k)]
+        parts = [
+            _format_hparam(hp.name, hp.symbol, mine[hp.name])
+            for hp in spec.hyperparams
+            if len({repr(v[hp.name]) for v in values}) > 1
+        ]
+        names.append(f"{spec.label} ({', '.join(parts or [f'run {twins.index(k) + 1}'])})")
+    return names
+
+
+def last_good(result: Trajectories, k: int) -> int:
+    """Index of run k's last valid point: T, or the step before it diverged."""
+    step = int(result.diverged_at[k, 0])
+    return result.steps if step < 0 else max(step - 1, 0)
+
+
+def diverged_phrase(result: Trajectories, k: int) -> str:
+    return f"diverged at step {int(result.diverged_at[k, 0])}"
+
+
+def divergence_note(result: Trajectories, k: int, name: str | None = None) -> str | None:
+    """What happened to run k (start b = 0), for the reader, or None if it did not diverge:
+    "RMSprop diverged at step 37". ``name`` is the run's legend name (``run_names``)."""
+    step = int(result.diverged_at[k, 0])
+    if step < 0:
+        return None
+    name = name or run_names(result)[k]
+    if step == 0:
+        return f"{name} cannot start: f or its gradient is not finite at the start point"
+    return f"{name} diverged at step {step}"
+
+
+def check_run_index(result: Trajectories, k: int) -> None:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 0 <= k < len(result.runs):
+        raise ValueError(
+            f"run index must be an integer from 0 to {len(result.runs) - 1}, got {k!r}"
+        )
