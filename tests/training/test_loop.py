@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+import toy_optimizer
 
 from optviz.optim import OPTIMIZERS
 from optviz.training.config import TrainConfig
@@ -33,8 +34,12 @@ def test_a_short_training_on_real_digits_reduces_the_loss(small_mnist: Mnist) ->
     assert all(m.samples_per_s and m.samples_per_s > 0 for m in trains)
 
 
-@pytest.mark.parametrize("key", list(OPTIMIZERS))
-def test_every_optimizer_learns_with_its_paper_settings(key: str, small_mnist: Mnist) -> None:
+@pytest.mark.parametrize("key", [*OPTIMIZERS, toy_optimizer.KEY])
+def test_every_optimizer_learns_with_its_paper_settings(
+    key: str, small_mnist: Mnist, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    toy_optimizer.register(monkeypatch)  # a newly registered one too, with nothing else edited
+    assert TrainConfig(optimizer=key, hyperparams=OPTIMIZERS[key].paper()).problems() == {}
     config = TrainConfig(
         **{**QUICK.to_dict(), "optimizer": key, "hyperparams": OPTIMIZERS[key].paper()}
     )

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import toy_optimizer
 from streamlit.testing.v1 import AppTest
 
 from optviz.training import cluster
@@ -129,3 +130,13 @@ def test_optimizers_start_from_the_paper_settings_and_the_button_restores_them(d
     assert app.select_slider(key="mnist_hp_adam_lr").value == 0.001
     assert app.select_slider(key="mnist_hp_adam_beta2").value == 0.999
     assert app.select_slider(key="mnist_hp_adam_eps").value == 1e-8
+
+
+def test_a_newly_registered_optimizer_is_offered_with_its_paper_settings(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    toy_optimizer.register(monkeypatch)
+    app = page({"optimizers": f"adam,{toy_optimizer.KEY}"})
+    assert not app.exception
+    assert toy_optimizer.SPEC.label in app.multiselect(key="mnist_optimizers").options
+    assert app.select_slider(key=f"mnist_hp_{toy_optimizer.KEY}_lr").value == 1e-4
