@@ -1,7 +1,7 @@
 """2-D test surfaces the optimizers race on, and a safe parser for surfaces a user types in.
 
-Each surface is written once, as elementwise torch ops on two tensors ``x`` and ``y``
-(STYLE §7): autograd gives its gradient for the trajectory engine, and the same function under
+Each surface is written once, as elementwise torch ops on two tensors ``x`` and ``y``:
+autograd gives its gradient for the trajectory engine, and the same function under
 ``no_grad`` on a meshgrid gives the contour plot, so the picture and the dynamics can never
 disagree.
 
