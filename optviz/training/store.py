@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from optviz.training.config import TrainConfig
+from optviz.training.config import MAX_ACTIVE_RUNS, TrainConfig
 from optviz.training.loop import Metric
 
 ACTIVE = ("queued", "running")
@@ -95,6 +95,10 @@ SCHEMA_VERSION = len(MIGRATIONS)  # the version this code writes
 
 class NewerSchemaError(sqlite3.DatabaseError):
     """The file was written by a newer optviz; this code must not guess at its tables."""
+
+
+class TooManyActiveRuns(ValueError):
+    """Starting the runs would put more than the cap in the queue; nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -196,10 +200,31 @@ class RunStore:
     # --- writes by the page ---------------------------------------------------------------
 
     def create_group(
-        self, model: str, description: str, data_source: str, runs: Sequence[NewRun]
+        self,
+        model: str,
+        description: str,
+        data_source: str,
+        runs: Sequence[NewRun],
+        *,
+        max_active: int = MAX_ACTIVE_RUNS,
     ) -> tuple[int, list[int]]:
+        """Queue ``runs`` as one group; return the group's id and the runs' ids.
+
+        Raises ``TooManyActiveRuns`` (and writes nothing) when that would put more than
+        ``max_active`` runs in the queue or running, counting every tab's runs.
+        """
         now = time.time()
-        with self._transaction() as db:
+        # IMMEDIATE: the count and the inserts hold the write lock together, so two tabs pressing
+        # Start at once are counted one after the other and cannot both slip under the cap.
+        with self._transaction("BEGIN IMMEDIATE") as db:
+            (active,) = db.execute(
+                "SELECT COUNT(*) FROM runs WHERE status IN ('queued', 'running')"
+            ).fetchone()
+            if active + len(runs) > max_active:
+                raise TooManyActiveRuns(
+                    f"{active} runs are already queued or running; at most {max_active} may be. "
+                    "Wait for some to finish or cancel them."
+                )
             group_id = db.execute(
                 "INSERT INTO groups (created_at, model, description, data_source) "
                 "VALUES (?, ?, ?, ?)",
