@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from optviz.training.config import MAX_ACTIVE_RUNS, TrainConfig
 from optviz.training.loop import Metric
@@ -253,32 +253,30 @@ class RunStore:
         Queued: cancelled at once (the collector kills its worker if it had one). Running: the
         flag asks the worker to stop after its current batch. Finished: nothing to do.
         """
-        now = time.time()
-        with self._transaction() as db:
+        # IMMEDIATE: the status read for the message is the one the update acts on.
+        with self._transaction("BEGIN IMMEDIATE") as db:
             row = db.execute("SELECT label, status FROM runs WHERE id = ?", (run_id,)).fetchone()
             if row is None:
                 return f"There is no run #{run_id}."
             name = f"Run #{run_id} ({row['label']})"
+            if not _cancel(db, "id", run_id):
+                return f"{name} already finished ({row['status']}); nothing to cancel."
             if row["status"] == "queued":
-                db.execute(
-                    "UPDATE runs SET status = 'cancelled', cancel_requested = 1, "
-                    "error = 'cancelled before it started', finished_at = ? WHERE id = ?",
-                    (now, run_id),
-                )
                 return f"{name} was cancelled before it started."
-            if row["status"] == "running":
-                db.execute("UPDATE runs SET cancel_requested = 1 WHERE id = ?", (run_id,))
-                return f"{name} will stop after its current batch."
-            return f"{name} already finished ({row['status']}); nothing to cancel."
+            return f"{name} will stop after its current batch."
 
     def cancel_group(self, group_id: int) -> str:
-        messages = [self.request_cancel(run.id) for run in self.runs(group_ids=[group_id])]
-        stopped = sum("nothing to cancel" not in m for m in messages)
-        if not messages:
+        """Cancel every active run of a group at once; the message says how many."""
+        with self._transaction("BEGIN IMMEDIATE") as db:
+            (runs,) = db.execute(
+                "SELECT COUNT(*) FROM runs WHERE group_id = ?", (group_id,)
+            ).fetchone()
+            cancelled = _cancel(db, "group_id", group_id)
+        if not runs:
             return f"Group #{group_id} has no runs."
-        if not stopped:
+        if not cancelled:
             return f"Every run of group #{group_id} had already finished; nothing to cancel."
-        return f"Cancelling {stopped} run(s) of group #{group_id}."
+        return f"Cancelling {cancelled} run(s) of group #{group_id}."
 
     # --- writes by the collector --------------------------------------------------------
 
@@ -423,6 +421,23 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
             for statement in step:
                 db.execute(statement)
         db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")  # PRAGMA takes no bound parameters
+
+
+def _cancel(db: sqlite3.Connection, column: Literal["id", "group_id"], key: int) -> int:
+    """Cancel the active runs whose ``column`` is ``key``; return how many were.
+
+    Queued runs end now; running ones get the flag the collector forwards to their worker.
+    """
+    queued = db.execute(
+        "UPDATE runs SET status = 'cancelled', cancel_requested = 1, "
+        "error = 'cancelled before it started', finished_at = ? "
+        f"WHERE {column} = ? AND status = 'queued'",
+        (time.time(), key),
+    ).rowcount
+    running = db.execute(
+        f"UPDATE runs SET cancel_requested = 1 WHERE {column} = ? AND status = 'running'", (key,)
+    ).rowcount
+    return queued + running
 
 
 def _blank(value: float | None) -> str:

@@ -73,6 +73,26 @@ def test_cancel_says_what_it_did_in_each_state(tmp_path: Path) -> None:
     assert "no run #999" in store.request_cancel(999)
 
 
+def test_cancelling_a_group_counts_the_runs_it_stopped(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.db")
+    # A label is free text; this one would fool a count that reads the messages.
+    runs = [NewRun(label, QUICK, 20) for label in ("nothing to cancel", "running", "done")]
+    group_id, (queued, running, done) = store.create_group("logreg", "g", "IDX files", runs)
+    store.mark_running(running, device="cpu", node_id="n", node_ip="ip", pid=1)
+    store.finish(done, "done")
+
+    assert store.cancel_group(group_id) == f"Cancelling 2 run(s) of group #{group_id}."
+    assert [store.run(i).status for i in (queued, running, done)] == [  # type: ignore[union-attr]
+        "cancelled",
+        "running",  # until its worker stops after the current batch
+        "done",
+    ]
+    assert store.run(running).cancel_requested  # type: ignore[union-attr]
+    store.finish(running, "cancelled")
+    assert "had already finished; nothing to cancel" in store.cancel_group(group_id)
+    assert store.cancel_group(999) == "Group #999 has no runs."
+
+
 def test_start_is_refused_when_it_would_exceed_the_cap_and_writes_nothing(
     tmp_path: Path,
 ) -> None:
