@@ -75,6 +75,13 @@ def evaluate(model: nn.Module, images: Tensor, labels: Tensor) -> tuple[float, f
     return loss_sum.item() / len(images), correct.item() / len(images)
 
 
+@dataclass
+class _Reached:
+    """How far ``_train`` got, kept outside it so that a run that raises still reports it."""
+
+    iteration: int = 0
+
+
 def train(
     config: TrainConfig,
     data: Mnist,
@@ -88,7 +95,7 @@ def train(
     ``on_start(device_note)`` is called once the model is on its device; ``on_metric`` for every
     point; ``should_stop`` before every batch.
     """
-    device_note, iteration = "cpu", 0
+    device_note, reached = "cpu", _Reached()
     try:
         problems = config.problems(len(data.train_labels))
         if problems:
@@ -96,12 +103,14 @@ def train(
         device, device_note = resolve_device(config.device)
         if on_start is not None:
             on_start(device_note)
-        return _train(config, data, device, device_note, on_metric, should_stop)
+        return _train(config, data, device, device_note, on_metric, should_stop, reached)
     except torch.cuda.OutOfMemoryError as error:
         first_line = str(error).splitlines()[0] if str(error) else ""
-        return RunResult("failed", device_note, iteration, f"CUDA out of memory: {first_line}")
+        message = f"CUDA out of memory: {first_line}"
+        return RunResult("failed", device_note, reached.iteration, message)
     except Exception as error:  # the run fails, the worker and the app carry on
-        return RunResult("failed", device_note, iteration, f"{type(error).__name__}: {error}")
+        message = f"{type(error).__name__}: {error}"
+        return RunResult("failed", device_note, reached.iteration, message)
 
 
 def _train(
@@ -111,6 +120,7 @@ def _train(
     device_note: str,
     on_metric: Callable[[Metric], None],
     should_stop: Callable[[], bool],
+    reached: _Reached,
 ) -> RunResult:
     torch.manual_seed(config.seed)  # initial weights and dropout masks
     batches = torch.Generator().manual_seed(config.seed)  # batch order, independent of the model
@@ -167,6 +177,7 @@ def _train(
             loss.backward()
             optimizer.step()
             iteration += 1
+            reached.iteration = iteration
             window_loss += loss.detach()
             window_batches += 1
             window_samples += len(batch)

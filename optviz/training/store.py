@@ -8,6 +8,10 @@ app's collector writes it. Every call opens its own short-lived connection, so a
 Status moves only forward: ``queued → running → done | diverged | failed | cancelled`` (``queued``
 may also end directly). Writers use ``WHERE status IN ('queued', 'running')`` so a finished run is
 never reopened and a cancel by one tab is never overwritten by the collector.
+
+The file outlives the code (a Docker volume), so it carries its schema version in
+``PRAGMA user_version``; opening it applies the missing ``MIGRATIONS`` steps in one transaction,
+and a file from a newer optviz is refused rather than misread.
 """
 
 from __future__ import annotations
@@ -21,9 +25,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from optviz.training.config import TrainConfig
+from optviz.training.config import MAX_ACTIVE_RUNS, TrainConfig
 from optviz.training.loop import Metric
 
 ACTIVE = ("queued", "running")
@@ -33,52 +37,68 @@ CSV_COLUMNS = (
 )  # fmt: skip
 FINISHED = ("done", "diverged", "failed", "cancelled")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS groups (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created_at REAL NOT NULL,
-    model TEXT NOT NULL,
-    description TEXT NOT NULL,
-    data_source TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    group_id INTEGER NOT NULL REFERENCES groups(id),
-    optimizer TEXT NOT NULL,
-    label TEXT NOT NULL,
-    config TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN
-        ('queued', 'running', 'done', 'diverged', 'failed', 'cancelled')),
-    cancel_requested INTEGER NOT NULL DEFAULT 0,
-    device TEXT,
-    node_id TEXT,
-    node_ip TEXT,
-    pid INTEGER,
-    error TEXT,
-    iteration INTEGER NOT NULL DEFAULT 0,
-    total_iterations INTEGER NOT NULL,
-    samples_per_s REAL,
-    best_accuracy REAL,
-    created_at REAL NOT NULL,
-    started_at REAL,
-    finished_at REAL
-);
-CREATE INDEX IF NOT EXISTS runs_by_status ON runs(status);
-CREATE INDEX IF NOT EXISTS runs_by_group ON runs(group_id);
-CREATE TABLE IF NOT EXISTS metrics (
-    run_id INTEGER NOT NULL REFERENCES runs(id),
-    kind TEXT NOT NULL CHECK (kind IN ('train', 'test')),
-    iteration INTEGER NOT NULL,
-    epoch REAL NOT NULL,
-    loss REAL NOT NULL,
-    accuracy REAL,
-    samples_per_s REAL,
-    elapsed_s REAL NOT NULL,
-    emitted_at REAL NOT NULL,
-    stored_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS metrics_by_run ON metrics(run_id, kind, iteration);
-"""
+# MIGRATIONS[n] takes a file from schema version n (``PRAGMA user_version``) to n + 1. The file
+# lives on a volume that outlives the code, so a released step is never edited: a schema change
+# appends a step. Each step is a tuple of statements run one by one (``executescript`` would
+# commit the open transaction, and a file must never be left half migrated).
+MIGRATIONS: list[tuple[str, ...]] = [
+    (  # 0 → 1: the first schema. IF NOT EXISTS: files written before versioning already hold
+        # these tables at user_version 0, and they are version 1 files.
+        """CREATE TABLE IF NOT EXISTS groups (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created_at REAL NOT NULL,
+            model TEXT NOT NULL,
+            description TEXT NOT NULL,
+            data_source TEXT NOT NULL
+        )""",
+        """CREATE TABLE IF NOT EXISTS runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            group_id INTEGER NOT NULL REFERENCES groups(id),
+            optimizer TEXT NOT NULL,
+            label TEXT NOT NULL,
+            config TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN
+                ('queued', 'running', 'done', 'diverged', 'failed', 'cancelled')),
+            cancel_requested INTEGER NOT NULL DEFAULT 0,
+            device TEXT,
+            node_id TEXT,
+            node_ip TEXT,
+            pid INTEGER,
+            error TEXT,
+            iteration INTEGER NOT NULL DEFAULT 0,
+            total_iterations INTEGER NOT NULL,
+            samples_per_s REAL,
+            best_accuracy REAL,
+            created_at REAL NOT NULL,
+            started_at REAL,
+            finished_at REAL
+        )""",
+        "CREATE INDEX IF NOT EXISTS runs_by_status ON runs(status)",
+        "CREATE INDEX IF NOT EXISTS runs_by_group ON runs(group_id)",
+        """CREATE TABLE IF NOT EXISTS metrics (
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            kind TEXT NOT NULL CHECK (kind IN ('train', 'test')),
+            iteration INTEGER NOT NULL,
+            epoch REAL NOT NULL,
+            loss REAL NOT NULL,
+            accuracy REAL,
+            samples_per_s REAL,
+            elapsed_s REAL NOT NULL,
+            emitted_at REAL NOT NULL,
+            stored_at REAL NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS metrics_by_run ON metrics(run_id, kind, iteration)",
+    ),
+]
+SCHEMA_VERSION = len(MIGRATIONS)  # the version this code writes
+
+
+class NewerSchemaError(sqlite3.DatabaseError):
+    """The file was written by a newer optviz; this code must not guess at its tables."""
+
+
+class TooManyActiveRuns(ValueError):
+    """Starting the runs would put more than the cap in the queue; nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -150,25 +170,61 @@ class RunStore:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
+        with closing(sqlite3.connect(self.path, timeout=15.0, isolation_level=None)) as db:
             db.execute("PRAGMA journal_mode=WAL")  # readers never block the collector's writes
-            db.executescript(_SCHEMA)
+        # IMMEDIATE: two processes opening an old file at once migrate it once, one after the other.
+        with self._transaction("BEGIN IMMEDIATE") as db:
+            _migrate(db, self.path)
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=15.0)) as db:
+    def _transaction(self, begin: str = "BEGIN") -> Iterator[sqlite3.Connection]:
+        """A short-lived connection holding one transaction: commit on success, roll back on error.
+
+        A write that reads first begins with ``BEGIN IMMEDIATE``: it takes the write lock before
+        the read, so what it read is still true when it writes, whatever another tab does.
+        """
+        # isolation_level=None: transactions begin where this code says, not where the sqlite3
+        # module guesses (it would start them at the first INSERT, after the reads).
+        with closing(sqlite3.connect(self.path, timeout=15.0, isolation_level=None)) as db:
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; no fsync per metric batch
-            with db:  # one transaction: commit on success, roll back on error
+            db.execute(begin)
+            try:
                 yield db
+            except BaseException:
+                if db.in_transaction:  # SQLite may have rolled back already (e.g. disk full)
+                    db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
     # --- writes by the page ---------------------------------------------------------------
 
     def create_group(
-        self, model: str, description: str, data_source: str, runs: Sequence[NewRun]
+        self,
+        model: str,
+        description: str,
+        data_source: str,
+        runs: Sequence[NewRun],
+        *,
+        max_active: int = MAX_ACTIVE_RUNS,
     ) -> tuple[int, list[int]]:
+        """Queue ``runs`` as one group; return the group's id and the runs' ids.
+
+        Raises ``TooManyActiveRuns`` (and writes nothing) when that would put more than
+        ``max_active`` runs in the queue or running, counting every tab's runs.
+        """
         now = time.time()
-        with self._connect() as db:
+        # IMMEDIATE: the count and the inserts hold the write lock together, so two tabs pressing
+        # Start at once are counted one after the other and cannot both slip under the cap.
+        with self._transaction("BEGIN IMMEDIATE") as db:
+            (active,) = db.execute(
+                "SELECT COUNT(*) FROM runs WHERE status IN ('queued', 'running')"
+            ).fetchone()
+            if active + len(runs) > max_active:
+                raise TooManyActiveRuns(
+                    f"{active} runs are already queued or running; at most {max_active} may be. "
+                    "Wait for some to finish or cancel them."
+                )
             group_id = db.execute(
                 "INSERT INTO groups (created_at, model, description, data_source) "
                 "VALUES (?, ?, ?, ?)",
@@ -197,39 +253,37 @@ class RunStore:
         Queued: cancelled at once (the collector kills its worker if it had one). Running: the
         flag asks the worker to stop after its current batch. Finished: nothing to do.
         """
-        now = time.time()
-        with self._connect() as db:
+        # IMMEDIATE: the status read for the message is the one the update acts on.
+        with self._transaction("BEGIN IMMEDIATE") as db:
             row = db.execute("SELECT label, status FROM runs WHERE id = ?", (run_id,)).fetchone()
             if row is None:
                 return f"There is no run #{run_id}."
             name = f"Run #{run_id} ({row['label']})"
+            if not _cancel(db, "id", run_id):
+                return f"{name} already finished ({row['status']}); nothing to cancel."
             if row["status"] == "queued":
-                db.execute(
-                    "UPDATE runs SET status = 'cancelled', cancel_requested = 1, "
-                    "error = 'cancelled before it started', finished_at = ? WHERE id = ?",
-                    (now, run_id),
-                )
                 return f"{name} was cancelled before it started."
-            if row["status"] == "running":
-                db.execute("UPDATE runs SET cancel_requested = 1 WHERE id = ?", (run_id,))
-                return f"{name} will stop after its current batch."
-            return f"{name} already finished ({row['status']}); nothing to cancel."
+            return f"{name} will stop after its current batch."
 
     def cancel_group(self, group_id: int) -> str:
-        messages = [self.request_cancel(run.id) for run in self.runs(group_ids=[group_id])]
-        stopped = sum("nothing to cancel" not in m for m in messages)
-        if not messages:
+        """Cancel every active run of a group at once; the message says how many."""
+        with self._transaction("BEGIN IMMEDIATE") as db:
+            (runs,) = db.execute(
+                "SELECT COUNT(*) FROM runs WHERE group_id = ?", (group_id,)
+            ).fetchone()
+            cancelled = _cancel(db, "group_id", group_id)
+        if not runs:
             return f"Group #{group_id} has no runs."
-        if not stopped:
+        if not cancelled:
             return f"Every run of group #{group_id} had already finished; nothing to cancel."
-        return f"Cancelling {stopped} run(s) of group #{group_id}."
+        return f"Cancelling {cancelled} run(s) of group #{group_id}."
 
     # --- writes by the collector --------------------------------------------------------
 
     def mark_running(
         self, run_id: int, *, device: str, node_id: str, node_ip: str, pid: int
     ) -> bool:
-        with self._connect() as db:
+        with self._transaction() as db:
             changed = db.execute(
                 "UPDATE runs SET status = 'running', device = ?, node_id = ?, node_ip = ?, "
                 "pid = ?, started_at = ? WHERE id = ? AND status = 'queued'",
@@ -261,7 +315,7 @@ class RunStore:
         last_train = next((m for m in reversed(metrics) if m.kind == "train"), None)
         accuracies = [m.accuracy for m in metrics if m.accuracy is not None]
         best = max(accuracies) if accuracies else None
-        with self._connect() as db:
+        with self._transaction() as db:
             db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             db.execute(
                 "UPDATE runs SET iteration = MAX(iteration, ?), "
@@ -282,7 +336,7 @@ class RunStore:
         """Move an active run to a final status; False if it had already finished."""
         if status not in FINISHED:
             raise ValueError(f"{status!r} is not a final status")
-        with self._connect() as db:
+        with self._transaction() as db:
             changed = db.execute(
                 "UPDATE runs SET status = ?, error = ?, finished_at = ? "
                 "WHERE id = ? AND status IN ('queued', 'running')",
@@ -293,7 +347,7 @@ class RunStore:
     def fail_active(self, reason: str) -> int:
         """Mark every queued or running run failed: called when a new app process starts,
         since the process that owned them (and their Ray workers) is gone."""
-        with self._connect() as db:
+        with self._transaction() as db:
             return db.execute(
                 "UPDATE runs SET status = 'failed', error = ?, finished_at = ? "
                 "WHERE status IN ('queued', 'running')",
@@ -303,7 +357,7 @@ class RunStore:
     # --- reads ----------------------------------------------------------------------------
 
     def groups(self, limit: int = 100) -> list[Group]:
-        with self._connect() as db:
+        with self._transaction() as db:
             rows = db.execute("SELECT * FROM groups ORDER BY id DESC LIMIT ?", (limit,))
             return [Group(**dict(row)) for row in rows]
 
@@ -316,12 +370,12 @@ class RunStore:
                 clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
                 args.extend(values)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        with self._connect() as db:
+        with self._transaction() as db:
             rows = db.execute(f"SELECT * FROM runs {where} ORDER BY id", args).fetchall()
         return [_run(row) for row in rows]
 
     def run(self, run_id: int) -> Run | None:
-        with self._connect() as db:
+        with self._transaction() as db:
             row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         return _run(row) if row else None
 
@@ -329,7 +383,7 @@ class RunStore:
         if not run_ids:
             return []
         marks = ", ".join("?" * len(run_ids))
-        with self._connect() as db:
+        with self._transaction() as db:
             rows = db.execute(
                 f"SELECT * FROM metrics WHERE run_id IN ({marks}) ORDER BY run_id, rowid",
                 list(run_ids),
@@ -352,6 +406,38 @@ class RunStore:
                 ]
             )  # fmt: skip
         return out.getvalue()
+
+
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    """Bring the file to ``SCHEMA_VERSION`` inside the caller's transaction (all steps or none)."""
+    (version,) = db.execute("PRAGMA user_version").fetchone()
+    if version > len(MIGRATIONS):
+        raise NewerSchemaError(
+            f"{path} holds run-store schema version {version}, but this optviz knows versions up "
+            f"to {len(MIGRATIONS)}: upgrade optviz, or point OPTVIZ_DB at another file."
+        )
+    if version < len(MIGRATIONS):
+        for step in MIGRATIONS[version:]:
+            for statement in step:
+                db.execute(statement)
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")  # PRAGMA takes no bound parameters
+
+
+def _cancel(db: sqlite3.Connection, column: Literal["id", "group_id"], key: int) -> int:
+    """Cancel the active runs whose ``column`` is ``key``; return how many were.
+
+    Queued runs end now; running ones get the flag the collector forwards to their worker.
+    """
+    queued = db.execute(
+        "UPDATE runs SET status = 'cancelled', cancel_requested = 1, "
+        "error = 'cancelled before it started', finished_at = ? "
+        f"WHERE {column} = ? AND status = 'queued'",
+        (time.time(), key),
+    ).rowcount
+    running = db.execute(
+        f"UPDATE runs SET cancel_requested = 1 WHERE {column} = ? AND status = 'running'", (key,)
+    ).rowcount
+    return queued + running
 
 
 def _blank(value: float | None) -> str:

