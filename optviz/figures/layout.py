@@ -88,7 +88,8 @@ def positive_for_log(values: np.ndarray, floor: float) -> np.ndarray:
 
 def subplots_layout(rows: int, cols: int, titles: Sequence[str], **grid: object) -> dict:
     """``make_subplots``' layout (axes and their domains, ``grid`` its options) with ``titles``
-    over the panels, row by row. The grid is cached: ``make_subplots`` is slow (``benchmarks/bench_explorer.py``)."""
+    over the panels, row by row. The grid is cached: ``make_subplots`` builds a whole figure
+    on every call, which costs more than the rest of a small figure."""
     layout = copy.deepcopy(_subplots_grid(rows, cols, tuple(sorted(grid.items()))))
     layout["annotations"] = []
     for panel, title in enumerate(titles):

@@ -54,7 +54,8 @@ def pids_mentioning(text: str) -> list[int]:
 @pytest.fixture
 def two_node_cluster() -> Iterator[str]:
     """A head on 127.0.0.2 (no GPU) and a node on 127.0.0.3 declaring one GPU; yields the
-    address. Token auth is off: Ray refused the second node with it here (docs/deploy.md documents tokens for real clusters)."""
+    address. Token auth is off: Ray refused the second node with it here, even with the same
+    token (docs/deploy.md documents tokens for real clusters)."""
     env = {
         **os.environ,
         "RAY_AUTH_MODE": "disabled",
