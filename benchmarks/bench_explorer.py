@@ -4,6 +4,9 @@
 2. Rerun of a view seen before (the slider moved back: every computation is a cache hit):
    goal ≤ 50 ms.
 3. Animation payload for 4 optimizers × 500 steps: goal ≤ 1.5 MB.
+4. Diagnosis, no goal: what each figure of the default view costs to build, and why builders
+   assemble dicts and validate once (against plotly's incremental ``add_trace`` /
+   ``update_layout``) and cache their subplot grids (against a ``make_subplots`` call).
 
 Times are medians over repeats and are printed with their ratio to the goal, next to the time of
 a bare rerun of the same page measured in the same run (the floor set by Streamlit itself).
@@ -25,9 +28,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import plotly.graph_objects as go  # noqa: E402
+from plotly.subplots import make_subplots  # noqa: E402
 from streamlit.testing.v1 import AppTest, local_script_runner  # noqa: E402
 
 from optviz import figures  # noqa: E402
+from optviz.figures.layout import new_figure, subplots_layout  # noqa: E402
 from optviz.surfaces import SURFACES  # noqa: E402
 from optviz.trajectories import simulate  # noqa: E402
 
@@ -39,6 +45,44 @@ def timed(action) -> float:
     begin = time.perf_counter()
     action()
     return time.perf_counter() - begin
+
+
+def median_time(action, repeats: int) -> float:
+    return statistics.median(timed(action) for _ in range(repeats))
+
+
+def figure_costs(result, repeats: int) -> None:
+    """Item 4: build time of each builder, and the two choices the builders rest on."""
+    builders = {
+        "race": lambda: figures.race_figure(result, frames=40),
+        "loss": lambda: figures.loss_figure(result),
+        "distance": lambda: figures.distance_figure(result),
+        "step size": lambda: figures.step_size_figure(result, 3),
+        "internals": lambda: figures.moments_figure(result, 3),
+    }
+    for name, build in builders.items():
+        print(f"build {name} figure: {median_time(build, repeats) * 1e3:.1f} ms")
+    fig = figures.loss_figure(result)
+    traces, layout = [t.to_plotly_json() for t in fig.data], fig.layout.to_plotly_json()
+
+    def incremental() -> None:
+        built = new_figure()
+        for trace in traces:
+            built.add_trace(trace)
+        built.update_layout(layout)
+
+    once = median_time(lambda: go.Figure(traces, layout), repeats)
+    print(
+        f"loss figure validated once: {once * 1e3:.1f} ms; built with add_trace/update_layout: "
+        f"{median_time(incremental, repeats) / once:.1f} × that"
+    )
+    titles = ["g", "m", "v"]
+    cached = median_time(lambda: subplots_layout(3, 1, titles, shared_xaxes=True), repeats)
+    fresh = median_time(lambda: make_subplots(rows=3, cols=1, shared_xaxes=True), repeats)
+    print(
+        f"3-row subplot layout from the cached grid: {cached * 1e3:.2f} ms; "
+        f"a make_subplots call: {fresh / cached:.0f} × that"
+    )
 
 
 def main() -> None:
@@ -86,6 +130,7 @@ def main() -> None:
         )
     page_figure = json.loads(at.get("plotly_chart")[0].proto.spec)
     print(f"default view's main figure as sent: {len(json.dumps(page_figure)) / 1e6:.2f} MB")
+    figure_costs(simulate(surface, runs, surface.start, 300), repeats)
 
 
 if __name__ == "__main__":

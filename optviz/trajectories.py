@@ -51,11 +51,6 @@ ESCAPE = 100.0  # a path this many plot-window widths from the window's centre h
 Run = tuple[str, Mapping[str, Any]]
 
 
-def hat(symbol: str) -> str:
-    """The symbol of a bias-corrected state: "m" → "m̂"."""
-    return symbol + "\u0302"
-
-
 @dataclass(frozen=True, eq=False)
 class Trajectories:
     """What ``simulate`` recorded. Step t runs from 1 to T; index 0 of ``paths`` is the start.
@@ -172,7 +167,7 @@ class Trajectories:
             values = self.state[k][state.name][b]  # (T, 2)
             if corrects and state.corrected_by:
                 beta = np.asarray(hparams[state.corrected_by], dtype=float).reshape(-1)
-                out[hat(state.symbol)] = values / (1 - beta[b % beta.size] ** t)
+                out[state.corrected_symbol] = values / (1 - beta[b % beta.size] ** t)
             else:
                 out[state.symbol] = values
         return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
@@ -11,7 +12,9 @@ import plotly.graph_objects as go
 from optviz.figures.labels import divergence_note, last_good, run_color, run_dash, run_names
 from optviz.figures.layout import base_layout, diverged_trace, message, positive_for_log
 from optviz.figures.transport import f32
-from optviz.trajectories import Trajectories
+
+if TYPE_CHECKING:  # builders take results; they never run the engine
+    from optviz.trajectories import Trajectories
 
 NO_MINIMUM_MESSAGE = "this surface has no minimum to measure distance to"
 
@@ -50,7 +53,7 @@ def _curve_figure(
         yaxis={"title": {"text": y_title}, "type": "log", "exponentformat": "power"},
         hovermode="x unified",
     )
-    return go.Figure(traces, layout)  # one validation pass: see race_figure
+    return go.Figure(traces, layout)  # one validation pass (see the layout module)
 
 
 def loss_figure(result: Trajectories) -> go.Figure:

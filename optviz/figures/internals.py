@@ -4,6 +4,7 @@ the §3 bias-correction ablation."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
@@ -28,7 +29,9 @@ from optviz.figures.layout import (
 )
 from optviz.figures.transport import f32
 from optviz.optim import OPTIMIZERS
-from optviz.trajectories import Trajectories, hat
+
+if TYPE_CHECKING:  # builders take results; they never run the engine
+    from optviz.trajectories import Trajectories
 
 
 def step_size_figure(result: Trajectories, k: int) -> go.Figure:
@@ -80,7 +83,7 @@ def step_size_figure(result: Trajectories, k: int) -> go.Figure:
     )
     if last == 0:
         layout |= message("no steps to show")
-    return go.Figure(traces, layout)  # one validation pass: see race_figure
+    return go.Figure(traces, layout)  # one validation pass (see the layout module)
 
 
 def moments_figure(result: Trajectories, k: int) -> go.Figure:
@@ -97,9 +100,9 @@ def moments_figure(result: Trajectories, k: int) -> go.Figure:
     meanings, magnitudes = {"g": "gradient"}, set()
     for state in spec.state:
         meanings[state.symbol] = state.meaning
-        meanings[hat(state.symbol)] = f"bias-corrected {state.meaning}"
+        meanings[state.corrected_symbol] = f"bias-corrected {state.meaning}"
         if state.magnitude:
-            magnitudes |= {state.symbol, hat(state.symbol)}
+            magnitudes |= {state.symbol, state.corrected_symbol}
     titles = [f"{symbol}_t: {meanings[symbol]}" for symbol in quantities]
     layout = subplots_layout(
         len(quantities),
@@ -143,7 +146,7 @@ def moments_figure(result: Trajectories, k: int) -> go.Figure:
         height=max(FIGURE_HEIGHT, 190 * len(quantities) + 120),
         hovermode="x unified",
     )
-    return go.Figure(traces, layout)  # one validation pass: see race_figure
+    return go.Figure(traces, layout)  # one validation pass (see the layout module)
 
 
 def bias_correction_figure(result: Trajectories) -> go.Figure:
@@ -190,4 +193,4 @@ def bias_correction_figure(result: Trajectories) -> go.Figure:
         xaxis={"title": {"text": "step t"}},
         yaxis={"title": {"text": "max_i |Δ_t,i|"}, "type": "log", "exponentformat": "power"},
     )
-    return go.Figure(traces, layout)  # one validation pass: see race_figure
+    return go.Figure(traces, layout)  # one validation pass (see the layout module)

@@ -7,10 +7,14 @@ above the chart and the chart's own note say the same thing.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from optviz.optim import OPTIMIZERS
-from optviz.trajectories import Trajectories
+
+if TYPE_CHECKING:  # builders take results; they never run the engine
+    from optviz.trajectories import Trajectories
 
 DASHES = ("solid", "dash", "dot", "dashdot")  # runs of the same optimizer share its colour
 

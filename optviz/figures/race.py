@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
@@ -43,7 +44,9 @@ from optviz.figures.surface import (
 )
 from optviz.figures.transport import f32, json_bytes_per_point, typed
 from optviz.surfaces import Surface
-from optviz.trajectories import Trajectories
+
+if TYPE_CHECKING:  # builders take results; they never run the engine
+    from optviz.trajectories import Trajectories
 
 # Frames carry each path in full up to their step, so their size grows as frames × steps; this
 # caps their JSON, which keeps every one-panel race under about 0.8 MB with the contour. The

@@ -12,6 +12,7 @@ import base64
 import functools
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
@@ -21,7 +22,9 @@ from optviz.figures.labels import divergence_note, last_good, run_color, run_das
 from optviz.figures.layout import OUTLINE, base_layout, format_f
 from optviz.figures.transport import f32, png
 from optviz.surfaces import MAX_GRID, Surface
-from optviz.trajectories import Trajectories
+
+if TYPE_CHECKING:  # builders take results; they never run the engine
+    from optviz.trajectories import Trajectories
 
 # Grey-blue (low f) to near white (high f): the surface stays readable as a backdrop while the
 # saturated registry colours of the paths stand out on every part of it.
@@ -233,4 +236,4 @@ def surface_3d_figure(result: Trajectories, *, grid: int = 80) -> go.Figure:
             "aspectratio": {"x": (x_max - x_min) / width, "y": (y_max - y_min) / width, "z": 0.6},
         },
     )
-    return go.Figure(traces, layout)  # one validation pass: see race_figure
+    return go.Figure(traces, layout)  # one validation pass (see the layout module)

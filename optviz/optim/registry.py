@@ -111,6 +111,11 @@ class StateSpec:
     # sets the step.
     corrected_by: str | None = None
 
+    @property
+    def corrected_symbol(self) -> str:
+        """The symbol of the bias-corrected state: "m" → "m̂"."""
+        return self.symbol + "\u0302"
+
 
 @dataclass(frozen=True)
 class StepBound:
