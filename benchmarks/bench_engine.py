@@ -6,6 +6,9 @@
    Python loop over starts).
 3. Not a goal, shown so the trade stays visible: what reading every derived series afterwards
    (losses, gradients, optimizer state, which the race does not record) costs, against the race.
+4. Not a goal, shown because the engine's design rests on it: what one evaluation of f and ∇f
+   costs at the race's size, by autograd, by replaying its make_fx recording as is, and by the
+   trimmed replay the engine runs.
 
 Each measurement is repeated, interleaved with the one it is compared to, and the median ratio
 printed. Run: ``python benchmarks/bench_engine.py [--repeats N]``.
@@ -25,6 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from optviz import trajectories
 from optviz.optim import OPTIMIZERS
 from optviz.surfaces import SURFACES
 from optviz.trajectories import simulate
@@ -70,6 +74,46 @@ def derive_all(starts: np.ndarray) -> float:
     return seconds(lambda: (result.losses, result.grads, result.state))
 
 
+def gradient_call_costs(repeats: int, calls: int = 2000) -> dict[str, tuple[float, int]]:
+    """Way → (median µs per call, ops per call) of f and ∇f at 8 runs × 1 start, the three ways
+    of ``trajectories._value_and_grad``'s story; each repeat times the three in turn."""
+    shape = (len(RUNS), 1)
+    x, y = torch.randn(2, *shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    outs = torch.empty(3, *shape, dtype=torch.float64).unbind()
+    recorded = trajectories._record(SURFACE.fn, shape)
+    trimmed = trajectories._value_and_grad(SURFACE.fn, shape)
+
+    def autograd() -> None:
+        for _ in range(calls):
+            trajectories._autograd(SURFACE.fn, x, y)
+
+    def recording() -> None:
+        with torch.inference_mode():
+            for _ in range(calls):
+                for out, result in zip(outs, recorded(x, y), strict=True):
+                    out.copy_(result)
+
+    def trimmed_replay() -> None:
+        with torch.inference_mode():
+            for _ in range(calls):
+                trimmed(x, y, *outs)
+
+    def ops(program) -> int:
+        return sum(node.op in ("call_function", "call_method") for node in program.graph.nodes)
+
+    ways = {"autograd": autograd, "recording": recording, "trimmed": trimmed_replay}
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    with trajectories._one_thread():  # as in the race
+        for way in ways.values():  # warm-up
+            way()
+        for _ in range(repeats):
+            for name, way in ways.items():
+                times[name].append(seconds(way) / calls * 1e6)
+    counts = {"autograd": ops(recorded), "recording": ops(recorded)}
+    counts["trimmed"] = ops(trimmed.__self__) if hasattr(trimmed, "__self__") else ops(recorded)
+    return {name: (statistics.median(times[name]), counts[name]) for name in ways}
+
+
 def seconds(fn) -> float:
     begin = time.perf_counter()
     fn()
@@ -112,6 +156,11 @@ def main() -> None:
             f"deriving losses, gradients and state afterwards, {len(starts)} start(s): "
             f"{derive_s / race_s:.1f}× the race (not a goal)   [median {derive_s * 1e3:.0f} ms]"
         )
+    costs = gradient_call_costs(repeats)
+    print(
+        f"one f and ∇f call, {len(RUNS)} runs × 1 start (not a goal): "
+        + ", ".join(f"{name} {us:.0f} µs ({n} ops)" for name, (us, n) in costs.items())
+    )
 
 
 if __name__ == "__main__":

@@ -338,6 +338,11 @@ INVALID = [
     (SGD, {"weight_decay": -0.1}, "Invalid weight_decay value: -0.1"),
     (Momentum, {"momentum": -0.5}, "Invalid momentum value: -0.5"),
     (Nesterov, {"momentum": 0.0}, "Nesterov momentum requires a momentum and zero dampening"),
+    # torch.optim.SGD checks lr, momentum and weight_decay before Nesterov's own condition.
+    (Nesterov, {"momentum": -0.5}, "Invalid momentum value: -0.5"),
+    (Nesterov, {"lr": -1.0, "momentum": 0.0}, "Invalid learning rate: -1.0"),
+    (Nesterov, {"momentum": 0.0, "weight_decay": -0.1}, "Invalid weight_decay value: -0.1"),
+    (Momentum, {"lr": -1.0, "momentum": -0.5}, "Invalid learning rate: -1.0"),
     (Adagrad, {"lr_decay": -1.0}, "Invalid lr_decay value: -1.0"),
     (Adagrad, {"initial_accumulator_value": -1.0}, "Invalid initial_accumulator_value value: -1.0"),
     (Adagrad, {"eps": -1e-3}, "Invalid epsilon value: -0.001"),
@@ -366,15 +371,19 @@ def test_invalid_hyperparameters_raise_pytorchs_message(cls, kwargs, message):
     ("cls", "kwargs", "message"),
     [row for row in INVALID if "nan" not in row[2] and "Invalid learning rate" != row[2]],
 )
-def test_torch_twin_rejects_the_same_values(cls, kwargs, message):
-    """Guards the table itself: each row is something PyTorch rejects too.
+def test_torch_twin_rejects_the_same_values_with_the_same_message(cls, kwargs, message):
+    """Guards the table itself: each row is something PyTorch rejects too, and the first check
+    to fail is the same one (same order of checks), so the messages are equal.
 
     Not the NaN row (torch.optim.SGD's ``lr < 0.0`` lets NaN through; ours rejects it) nor the
     per-element tensor row (torch.optim takes only 1-element tensor hyperparameters).
     """
     twin = {c: t for _, c, t, _ in TWINS}[cls]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as theirs:
         twin([torch.zeros(2, requires_grad=True)], **kwargs)
+    with pytest.raises(ValueError) as ours:
+        cls([torch.zeros(2, requires_grad=True)], **kwargs)
+    assert str(ours.value) == str(theirs.value) == message
 
 
 def test_registry_rejects_unknown_hyperparameter_names():

@@ -46,6 +46,8 @@ class Momentum(Optimizer):
     Sutskever et al., *On the importance of initialization and momentum in deep learning* (2013).
     """
 
+    nesterov = False  # torch.optim.SGD's flag; Nesterov's look-ahead adds one check
+
     def __init__(
         self,
         params,
@@ -54,9 +56,12 @@ class Momentum(Optimizer):
         dampening: float = 0.0,
         weight_decay: Hyperparameter = 0.0,
     ) -> None:
+        # torch.optim.SGD's checks, in its order, so the first bad value names the same error.
         check(0.0 <= lr, f"Invalid learning rate: {lr}")
         check(0.0 <= momentum, f"Invalid momentum value: {momentum}")
         check(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
+        if self.nesterov:  # with dampening fixed at 0, only the momentum can fail this
+            check(momentum > 0, "Nesterov momentum requires a momentum and zero dampening")
         defaults = {
             "lr": lr,
             "momentum": momentum,
@@ -117,6 +122,8 @@ class Nesterov(Momentum):
     rate O(1/k²)* (1983); Sutskever et al. (2013).
     """
 
+    nesterov = True
+
     def __init__(
         self,
         params,
@@ -124,7 +131,6 @@ class Nesterov(Momentum):
         momentum: Hyperparameter = 0.9,
         weight_decay: Hyperparameter = 0.0,
     ) -> None:
-        check(momentum > 0, "Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, lr, momentum, dampening=0.0, weight_decay=weight_decay)
 
     def direction(self, grad: Tensor, buf: Tensor, mu: Hyperparameter) -> Tensor:
