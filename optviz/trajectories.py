@@ -480,8 +480,8 @@ def _one_thread() -> Iterator[None]:
     """Run torch on one intra-op thread while any simulation is running.
 
     The engine's tensors are small (K·B·2 elements); splitting each op across threads costs far
-    more in synchronisation than it saves, and on a busy 2-core machine a thread barrier per op
-    made a 16k-element sqrt 400× slower. Thread count is process-wide, hence the counter: the
+    more in synchronisation than it saves, and on a busy machine a thread barrier per op waits on
+    every other process's time slice. Thread count is process-wide, hence the counter: the
     first simulation in saves and lowers it, the last one out restores it.
     """
     global _threads_users, _threads_saved
