@@ -184,6 +184,8 @@ if st.button(
         group_id, _ = submit_group(store, data, configs, description)
     except ValueError as error:
         st.error(str(error))
+    except sqlite3.Error as error:  # e.g. another program holds the history file's lock
+        st.error(f"The runs could not be queued ({error}); try again in a moment.")
     else:
         st.session_state["mnist_groups"] = [group_id]
         st.toast(f"Group #{group_id} queued: {len(configs)} run(s).")

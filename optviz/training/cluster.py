@@ -15,6 +15,9 @@ How a run travels:
    node id and IP, PID), then metric points. Every ``POLL_INTERVAL_S`` the collector calls
    ``drain`` on each live actor (never blocking: it waits on the replies with a short timeout)
    and writes the points to the store; pages read the store, so every tab sees the same runs.
+   A point leaves the collector only once it is committed: what a write could not store (the
+   file locked by another program, a full disk) is kept with the run and written on a later
+   round, and so is the final status of a run that ended meanwhile.
 4. When ``run`` returns, the collector drains once more and records the final status. If the
    worker process dies, Ray fails the pending ``run`` call with ``RayActorError`` within about a
    second, and the run is recorded ``failed``. Cancel: a queued run is cancelled in the store
@@ -22,6 +25,14 @@ How a run travels:
    collector forwards to the actor's ``stop``, which the loop checks between batches.
 5. A new app process marks runs it finds ``queued``/``running`` as failed ("app restarted"):
    their Ray workers belonged to the process that died.
+6. If the store's file is deleted or replaced, the store opens a new one (``RunStore.current``)
+   and the collector puts the runs it is training back into it, with their ids and a note, so
+   they carry on there: their points so far went with the old file, but their result need not.
+
+A round that fails (the store unwritable, Ray gone) is retried with a growing pause, up to
+``MAX_RETRY_S``; the first ``TRACEBACKS_PER_OUTAGE`` failures are logged in full, then one line
+every ``OUTAGE_LOG_EVERY_S`` while it lasts, and one when it ends. The page shows the failure as
+long as it lasts (``CollectorState.error``).
 
 ``ray.init`` happens lazily on the collector thread (first use of the Live MNIST page), so the
 explorer page never pays for it. Without ``RAY_ADDRESS`` it starts a local Ray bound to loopback;
@@ -35,6 +46,7 @@ import contextlib
 import logging
 import math
 import os
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -49,13 +61,16 @@ from optviz.optim import OPTIMIZERS
 from optviz.training.config import MAX_ACTIVE_RUNS, TrainConfig, env_number
 from optviz.training.data import DataUnavailable, Mnist, default_data_dir, load_mnist
 from optviz.training.loop import Metric, RunResult, train
-from optviz.training.store import ACTIVE, NewRun, Run, RunStore
+from optviz.training.store import ACTIVE, NewRun, Run, RunRecord, RunStore
 
 log = logging.getLogger(__name__)
 
 LOCAL_NODE_IP = "127.0.0.2"  # a loopback address: Ray otherwise binds the machine's LAN address
 POLL_INTERVAL_S = 0.2  # store ← worker latency is about this; the page redraws every second
 IDLE_WORKER_TTL_S = 300.0  # warm workers hold a CPU (or GPU) slot; give it back when unused
+MAX_RETRY_S = 2.0  # longest pause between failing rounds: a recovery is noticed within this
+TRACEBACKS_PER_OUTAGE = 3  # enough to diagnose; after that the same traceback is noise
+OUTAGE_LOG_EVERY_S = 15.0  # then one line per this while the failure lasts
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -209,12 +224,37 @@ class _Worker:
 
 
 @dataclass
+class _Unsaved:
+    """What the collector owes the store for one run, from its launch until all is written."""
+
+    record: RunRecord  # its rows as last saved, to put back if the file is replaced
+    started: dict[str, Any] | None = None  # the worker's "started" event, once it came
+    start_saved: bool = False
+    metrics: list[Metric] = field(default_factory=list)
+    final: tuple[str, str | None] | None = None  # status and error, once the run ended
+
+
+@dataclass
+class _Outage:
+    """Consecutive failed rounds of the collector."""
+
+    since: float
+    failures: int = 0
+    last_line: float = 0.0
+
+
+@dataclass
 class CollectorState:
     """What the page shows about the collector (read without locks: plain values)."""
 
     ray: str = "Ray starts on first use"
-    error: str | None = None
+    backend_error: str | None = None  # Ray or the data could not start
+    round_error: str | None = None  # the collector's rounds are failing (e.g. store unwritable)
     warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def error(self) -> str | None:
+        return self.round_error or self.backend_error
 
 
 class Collector:
@@ -233,6 +273,8 @@ class Collector:
         self.poll_interval = poll_interval
         self.state = CollectorState(warnings=self.settings.warnings)
         self._live: dict[int, _Live] = {}
+        self._unsaved: dict[int, _Unsaved] = {}  # by run id, in launch order
+        self._generation = store.generation  # the store file the runs' rows are in
         self._idle: list[_Worker] = []
         self._data_ref: ray.ObjectRef | None = None
         self._want_ray = threading.Event()
@@ -259,11 +301,15 @@ class Collector:
             self._thread.join(timeout)
         for live in list(self._live.values()):
             self._kill(live.worker)
-            self.store.finish(live.run_id, "failed", "the app shut down during the run")
+            self._unsaved[live.run_id].final = ("failed", "the app shut down during the run")
         for worker in self._idle:
             self._kill(worker)
         self._live.clear()
         self._idle.clear()
+        try:
+            self._save()
+        except sqlite3.Error as error:  # the next app process fails them ("app restarted")
+            log.warning("%d run(s) could not be saved at shutdown: %s", len(self._unsaved), error)
 
     @property
     def live_runs(self) -> int:
@@ -274,34 +320,132 @@ class Collector:
         return len(self._idle)
 
     def _loop(self) -> None:
+        outage: _Outage | None = None
         while not self._closing.is_set():
             try:
                 self.tick()
             except Exception as error:  # keep collecting: one bad tick must not end the thread
-                log.exception("collector tick failed")
-                self.state.error = f"{type(error).__name__}: {error}"
-            self._closing.wait(self.poll_interval)
+                outage = outage or _Outage(since=time.monotonic())
+                self._report(outage, error)
+                pause = min(MAX_RETRY_S, self.poll_interval * 2**outage.failures)
+            else:
+                if outage is not None:
+                    log.warning(
+                        "collector recovered after %.0f s (%d failed rounds)",
+                        time.monotonic() - outage.since,
+                        outage.failures,
+                    )
+                    outage = None
+                    self.state.round_error = None
+                pause = self.poll_interval
+            self._closing.wait(pause)
+
+    def _report(self, outage: _Outage, error: Exception) -> None:
+        """Log a failed round without flooding the log, and say on the page what is wrong."""
+        outage.failures += 1
+        what = f"{type(error).__name__}: {error}"
+        if isinstance(error, sqlite3.Error):
+            waiting = sum(len(u.metrics) for u in self._unsaved.values())
+            what = (
+                f"the run history is unavailable ({what}); {waiting} new point(s) are kept and "
+                "will be saved when it is back"
+            )
+        self.state.round_error = what
+        now = time.monotonic()
+        if outage.failures <= TRACEBACKS_PER_OUTAGE:
+            log.exception(
+                "collector round failed (%d in a row; after %d, one line every %.0f s)",
+                outage.failures,
+                TRACEBACKS_PER_OUTAGE,
+                OUTAGE_LOG_EVERY_S,
+            )
+            outage.last_line = now
+        elif now - outage.last_line >= OUTAGE_LOG_EVERY_S:
+            log.error(
+                "collector still failing after %.0f s (%d rounds): %s",
+                now - outage.since,
+                outage.failures,
+                what,
+            )
+            outage.last_line = now
 
     def tick(self) -> None:
         """One round: honour cancels, launch queued runs, drain metrics, record finished runs."""
+        self._follow_store_file()
         rows = {run.id: run for run in self.store.runs(statuses=ACTIVE)}
+        if self.store.generation != self._generation:
+            return  # the file was replaced during the read: these rows miss our runs
         for live in list(self._live.values()):
             row = rows.get(live.run_id)
             if row is None:  # finished behind our back: cancelled while queued
                 self._kill(live.worker)
                 del self._live[live.run_id]
+                self._unsaved[live.run_id].final = ("cancelled", None)  # a no-op; ends its record
             elif row.cancel_requested and not live.stopping:
                 live.worker.actor.stop.remote(live.run_id)
                 live.stopping = True
-        queued = [r for r in rows.values() if r.status == "queued" and r.id not in self._live]
+        queued = [r for r in rows.values() if r.status == "queued" and r.id not in self._unsaved]
         if (queued or self._want_ray.is_set()) and not self._connect(queued):
             return
-        for row in queued[: max(0, self.settings.max_concurrent_runs - len(self._live))]:
-            self._launch(row.id, row.config)
+        launch = queued[: max(0, self.settings.max_concurrent_runs - len(self._live))]
+        records = self.store.records([row.id for row in launch]) if launch else {}
+        for row in launch:
+            if row.id in records:
+                self._unsaved[row.id] = _Unsaved(records[row.id])
+                self._launch(row.id, row.config)
         if self._live:
             self._drain_all()
             self._finish_ready()
         self._tend_pool()
+        self._save()
+
+    def _save(self) -> None:
+        """Write what is owed, in launch order; stop at the first failure, keeping the rest."""
+        for run_id, owed in list(self._unsaved.items()):
+            if self.store.generation != self._generation:
+                return  # the file was replaced meanwhile: the next round puts the runs back first
+            if owed.started is not None and not owed.start_saved:
+                self.store.mark_running(run_id, **owed.started)
+                owed.start_saved = True
+                run = {**owed.record.run, **owed.started, "status": "running"}
+                owed.record = RunRecord(owed.record.group, {**run, "started_at": time.time()})
+            if owed.metrics:
+                self.store.add_metrics(run_id, owed.metrics)
+                owed.metrics = []
+            if owed.final is not None:
+                self.store.finish(run_id, *owed.final)
+                del self._unsaved[run_id]
+
+    def _follow_store_file(self) -> None:
+        """If the store's file was deleted or replaced, put the runs still owed back into it."""
+        self.store.current()  # reopens a replaced file (schema included)
+        generation = self.store.generation
+        if generation == self._generation:
+            return
+        note = (
+            f"the run history file was replaced at {time.strftime('%H:%M:%S')}: "
+            "points from before then are gone"
+        )
+        refused = self.store.restore([owed.record for owed in self._unsaved.values()], note)
+        for run_id in refused:  # another history holds its id: it has nowhere to go
+            live = self._live.pop(run_id, None)
+            if live is not None:
+                self._kill(live.worker)
+            del self._unsaved[run_id]
+        self._generation = generation
+        kept = len(self._unsaved)
+        log.warning(
+            "%s was deleted or replaced: %d run(s) put back, %d refused",
+            self.store.path,
+            kept,
+            len(refused),
+        )
+        self.state.warnings = (
+            *self.state.warnings,
+            f"The run history file was deleted or replaced at {time.strftime('%H:%M:%S')}: the "
+            f"runs before then are gone from it; {kept} run(s) in progress carry on in the new "
+            "file" + (f", {len(refused)} could not (their ids are taken)." if refused else "."),
+        )
 
     def _connect(self, queued: list[Run]) -> bool:
         """Ray and the data, once; on failure the queued runs fail with the reason."""
@@ -310,13 +454,13 @@ class Collector:
             self._tend_pool()  # workers warm up (seconds each) while the data loads
             if self._data_ref is None:
                 self._data_ref = ray.put(load_mnist(self.data_dir))
-            self.state.error = None
+            self.state.backend_error = None
             return True
         except DataUnavailable as error:
             reason = str(error)
         except Exception as error:
             reason = f"could not start Ray: {type(error).__name__}: {error}"
-        self.state.error = reason
+        self.state.backend_error = reason
         self._want_ray.clear()  # do not retry every tick without a reason
         for row in queued:
             self.store.finish(row.id, "failed", reason)
@@ -365,16 +509,16 @@ class Collector:
             live = pending[ref]
             live.drain = None
             with contextlib.suppress(ray.exceptions.RayError):  # the worker is gone: `run` says how
-                self._apply(live.run_id, ray.get(ref))
+                self._keep(live.run_id, ray.get(ref))
 
-    def _apply(self, run_id: int, events: list[tuple[str, Any]]) -> None:
-        metrics: list[Metric] = []
+    def _keep(self, run_id: int, events: list[tuple[str, Any]]) -> None:
+        """Take drained events into the run's unsaved record; ``_save`` writes them."""
+        owed = self._unsaved[run_id]
         for kind, payload in events:
             if kind == "started":
-                self.store.mark_running(run_id, **payload)
+                owed.started = payload
             elif kind == "metric":
-                metrics.append(payload)
-        self.store.add_metrics(run_id, metrics)
+                owed.metrics.append(payload)
 
     def _finish_ready(self) -> None:
         by_ref = {live.result: live for live in self._live.values()}
@@ -386,14 +530,14 @@ class Collector:
                 result: RunResult = ray.get(ref)
                 for drain in (live.drain, live.worker.actor.drain.remote()):  # the last points
                     if drain is not None:
-                        self._apply(live.run_id, ray.get(drain, timeout=10))
+                        self._keep(live.run_id, ray.get(drain, timeout=10))
                 status, error = result.status, result.error
                 reusable = status != "failed"  # after an error (CUDA OOM…) start afresh
             except ray.exceptions.RayActorError as died:
                 status, error = "failed", f"the worker process died ({_first_line(died)})"
             except ray.exceptions.RayError as failure:
                 status, error = "failed", _first_line(failure)
-            self.store.finish(live.run_id, status, error)
+            self._unsaved[live.run_id].final = (status, error)
             del self._live[live.run_id]
             if reusable and len(self._idle) + len(self._live) < self.settings.max_concurrent_runs:
                 live.worker.idle_since = time.monotonic()

@@ -12,6 +12,11 @@ never reopened and a cancel by one tab is never overwritten by the collector.
 The file outlives the code (a Docker volume), so it carries its schema version in
 ``PRAGMA user_version``; opening it applies the missing ``MIGRATIONS`` steps in one transaction,
 and a file from a newer optviz is refused rather than misread.
+
+A file deleted or replaced while the app runs (someone cleans a cache folder, restores a backup)
+is noticed by its identity (device and inode) before each transaction: the store opens the new
+file as it opened the first one, schema and all, and counts the change in ``generation`` so the
+collector can put the runs it is training back into it (``records``, ``restore``).
 """
 
 from __future__ import annotations
@@ -19,7 +24,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
+import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
@@ -30,7 +38,14 @@ from typing import Any, Literal
 from optviz.training.config import MAX_ACTIVE_RUNS, TrainConfig
 from optviz.training.loop import Metric
 
+log = logging.getLogger(__name__)
+
 ACTIVE = ("queued", "running")
+BUSY_TIMEOUT_S = 15.0  # how long a page's write waits for another writer's lock
+# The collector is one thread serving every run: blocked 15 s on a lock it would forward no
+# cancel and record no finished run. It keeps what it could not write and retries next round,
+# so its writes give up quickly instead.
+COLLECTOR_BUSY_TIMEOUT_S = 1.0
 CSV_COLUMNS = (
     "group", "run", "optimizer", "label", "kind", "iteration", "epoch", "loss",
     "accuracy", "samples_per_s", "elapsed_s",
@@ -97,6 +112,10 @@ class NewerSchemaError(sqlite3.DatabaseError):
     """The file was written by a newer optviz; this code must not guess at its tables."""
 
 
+class StoreReplaced(sqlite3.OperationalError):
+    """The file changed under a transaction: what it wrote may have gone to the deleted file."""
+
+
 class TooManyActiveRuns(ValueError):
     """Starting the runs would put more than the cap in the queue; nothing was written."""
 
@@ -156,6 +175,14 @@ class MetricRow:
 
 
 @dataclass(frozen=True)
+class RunRecord:
+    """A run's row and its group's row, as read by ``records``, to put back with ``restore``."""
+
+    group: dict[str, Any]
+    run: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class NewRun:
     """What the page asks for: one run of a group."""
 
@@ -169,23 +196,66 @@ class RunStore:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        self.generation = 0  # how many times the file was found deleted or replaced and reopened
+        self._reopen_lock = threading.Lock()
+        self._identity = self._open()
+
+    def _open(self) -> tuple[int, int] | None:
+        """Create or open the file, bring its schema up to date; return its identity."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(self.path, timeout=15.0, isolation_level=None)) as db:
+        with closing(
+            sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        ) as db:
             db.execute("PRAGMA journal_mode=WAL")  # readers never block the collector's writes
-        # IMMEDIATE: two processes opening an old file at once migrate it once, one after the other.
-        with self._transaction("BEGIN IMMEDIATE") as db:
-            _migrate(db, self.path)
+            # IMMEDIATE: two processes opening an old file at once migrate it once, in turn.
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                _migrate(db, self.path)
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        return _identity(self.path)
+
+    def current(self) -> tuple[int, int] | None:
+        """The identity of the file this store uses, reopening it first if it was replaced.
+
+        SQLite reopens a deleted path as a new, empty file; without this every query would fail
+        with "no such table" until the app restarted.
+        """
+        identity = _identity(self.path)
+        if identity is not None and identity == self._identity:
+            return identity
+        with self._reopen_lock:
+            if _identity(self.path) != self._identity or self._identity is None:
+                log.warning("%s was deleted or replaced; opening it afresh", self.path)
+                self._identity = self._open()
+                self.generation += 1
+            return self._identity
 
     @contextmanager
-    def _transaction(self, begin: str = "BEGIN") -> Iterator[sqlite3.Connection]:
+    def _transaction(
+        self, begin: str = "BEGIN", timeout: float = BUSY_TIMEOUT_S
+    ) -> Iterator[sqlite3.Connection]:
         """A short-lived connection holding one transaction: commit on success, roll back on error.
 
         A write that reads first begins with ``BEGIN IMMEDIATE``: it takes the write lock before
-        the read, so what it read is still true when it writes, whatever another tab does.
+        the read, so what it read is still true when it writes, whatever another tab does. A
+        write that committed while the file was being replaced raises ``StoreReplaced``: it may
+        have gone to the deleted file, so the writer should write it again.
         """
-        # isolation_level=None: transactions begin where this code says, not where the sqlite3
-        # module guesses (it would start them at the first INSERT, after the reads).
-        with closing(sqlite3.connect(self.path, timeout=15.0, isolation_level=None)) as db:
+        for _ in range(3):
+            identity = self.current()
+            # isolation_level=None: transactions begin where this code says, not where the
+            # sqlite3 module guesses (it would start them at the first INSERT, after the reads).
+            db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+            if _identity(self.path) == identity:
+                break
+            db.close()  # replaced between the check and the connect: check again
+        else:
+            raise StoreReplaced(f"{self.path} keeps being replaced")
+        with closing(db):
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; no fsync per metric batch
             db.execute(begin)
@@ -196,6 +266,8 @@ class RunStore:
                     db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+            if db.total_changes and _identity(self.path) != identity:
+                raise StoreReplaced(f"{self.path} was replaced while this write committed")
 
     # --- writes by the page ---------------------------------------------------------------
 
@@ -283,7 +355,7 @@ class RunStore:
     def mark_running(
         self, run_id: int, *, device: str, node_id: str, node_ip: str, pid: int
     ) -> bool:
-        with self._transaction() as db:
+        with self._transaction(timeout=COLLECTOR_BUSY_TIMEOUT_S) as db:
             changed = db.execute(
                 "UPDATE runs SET status = 'running', device = ?, node_id = ?, node_ip = ?, "
                 "pid = ?, started_at = ? WHERE id = ? AND status = 'queued'",
@@ -315,7 +387,7 @@ class RunStore:
         last_train = next((m for m in reversed(metrics) if m.kind == "train"), None)
         accuracies = [m.accuracy for m in metrics if m.accuracy is not None]
         best = max(accuracies) if accuracies else None
-        with self._transaction() as db:
+        with self._transaction(timeout=COLLECTOR_BUSY_TIMEOUT_S) as db:
             db.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             db.execute(
                 "UPDATE runs SET iteration = MAX(iteration, ?), "
@@ -333,12 +405,15 @@ class RunStore:
         return len(rows)
 
     def finish(self, run_id: int, status: str, error: str | None = None) -> bool:
-        """Move an active run to a final status; False if it had already finished."""
+        """Move an active run to a final status; False if it had already finished.
+
+        Without an ``error`` the run keeps its note (e.g. that it was restored by ``restore``).
+        """
         if status not in FINISHED:
             raise ValueError(f"{status!r} is not a final status")
-        with self._transaction() as db:
+        with self._transaction(timeout=COLLECTOR_BUSY_TIMEOUT_S) as db:
             changed = db.execute(
-                "UPDATE runs SET status = ?, error = ?, finished_at = ? "
+                "UPDATE runs SET status = ?, error = COALESCE(?, error), finished_at = ? "
                 "WHERE id = ? AND status IN ('queued', 'running')",
                 (status, error, time.time(), run_id),
             ).rowcount
@@ -353,6 +428,39 @@ class RunStore:
                 "WHERE status IN ('queued', 'running')",
                 (reason, time.time()),
             ).rowcount
+
+    def records(self, run_ids: Sequence[int]) -> dict[int, RunRecord]:
+        """The rows of these runs and of their groups, kept by the collector for ``restore``."""
+        if not run_ids:
+            return {}
+        marks = ", ".join("?" * len(run_ids))
+        with self._transaction() as db:
+            runs = db.execute(f"SELECT * FROM runs WHERE id IN ({marks})", list(run_ids))
+            runs = [dict(row) for row in runs.fetchall()]
+            group_ids = sorted({run["group_id"] for run in runs})
+            marks = ", ".join("?" * len(group_ids))
+            groups = db.execute(f"SELECT * FROM groups WHERE id IN ({marks})", group_ids)
+            groups = {row["id"]: dict(row) for row in groups.fetchall()}
+        return {
+            r["id"]: RunRecord(groups[r["group_id"]], r) for r in runs if r["group_id"] in groups
+        }
+
+    def restore(self, records: Iterable[RunRecord], note: str) -> list[int]:
+        """Put runs (as read by ``records``) back into a file that lost them; return the ids of
+        those that could not be, because another run or group holds their id.
+
+        Each run keeps its id, so the page's selection and the collector's bookkeeping still
+        point at it, and carries ``note`` (shown beside it) until it finishes with an error.
+        A run already present with the same creation time (a restored copy of this history)
+        is left as it is.
+        """
+        refused: list[int] = []
+        with self._transaction("BEGIN IMMEDIATE", timeout=COLLECTOR_BUSY_TIMEOUT_S) as db:
+            for record in records:
+                run = {**record.run, "error": note}
+                if not _put_back(db, "groups", record.group) or not _put_back(db, "runs", run):
+                    refused.append(run["id"])
+        return refused
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -406,6 +514,30 @@ class RunStore:
                 ]
             )  # fmt: skip
         return out.getvalue()
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which file ``path`` names now (device, inode); None when there is none."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def _put_back(
+    db: sqlite3.Connection, table: Literal["groups", "runs"], row: dict[str, Any]
+) -> bool:
+    """Insert ``row`` with its own id unless a row holds that id: True if that row is this one
+    (same creation time), or now is."""
+    found = db.execute(f"SELECT created_at FROM {table} WHERE id = ?", (row["id"],)).fetchone()
+    if found is not None:
+        return bool(found["created_at"] == row["created_at"])
+    columns = ", ".join(row)
+    db.execute(
+        f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+    )
+    return True
 
 
 def _migrate(db: sqlite3.Connection, path: Path) -> None:
