@@ -24,8 +24,9 @@ How a run travels:
    their Ray workers belonged to the process that died.
 
 ``ray.init`` happens lazily on the collector thread (first use of the Live MNIST page), so the
-explorer page never pays for it. Without ``RAY_ADDRESS`` it starts a local Ray bound to loopback;
-with it, it joins that cluster unchanged.
+explorer page never pays for it. Without ``RAY_ADDRESS`` it starts a local Ray that listens on
+loopback only; with it, it joins that cluster unchanged. At exit the app shuts its local Ray down
+and kills whatever of it is left (``optviz.training.lifecycle``).
 """
 
 from __future__ import annotations
@@ -47,13 +48,29 @@ import torch
 
 from optviz.optim import OPTIMIZERS
 from optviz.training.config import MAX_ACTIVE_RUNS, TrainConfig, env_number
-from optviz.training.data import DataUnavailable, Mnist, default_data_dir, load_mnist
+from optviz.training.data import DataUnavailable, Mnist, load_mnist
+from optviz.training.lifecycle import (
+    ORPHAN_REASON,
+    OWNER_VAR,
+    default_db_path,
+    process_token,
+    reap_own,
+)
 from optviz.training.loop import Metric, RunResult, train
 from optviz.training.store import ACTIVE, NewRun, Run, RunStore
 
 log = logging.getLogger(__name__)
 
-LOCAL_NODE_IP = "127.0.0.2"  # a loopback address: Ray otherwise binds the machine's LAN address
+# Ray's servers (GCS, raylet, every worker's and the driver's gRPC, the runtime env agent) listen
+# on 127.0.0.1 only when that is the node's address, and on every interface otherwise, 127.0.0.2
+# included. `ray.init` replaces 127.0.0.1 by the machine's network address unless Ray's switch
+# for one-machine use is off: RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, its default on macOS and
+# Windows, which Ray reads into `ray_constants.ENABLE_RAY_CLUSTER` when it is imported.
+LOCAL_NODE_IP = "127.0.0.1"
+SINGLE_MACHINE_ENV = {
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # for the processes Ray starts (fresh imports)
+    "RAY_USAGE_STATS_ENABLED": "0",  # a local default sends nothing anywhere either
+}
 POLL_INTERVAL_S = 0.2  # store ← worker latency is about this; the page redraws every second
 IDLE_WORKER_TTL_S = 300.0  # warm workers hold a CPU (or GPU) slot; give it back when unused
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -84,9 +101,10 @@ _ray_lock = threading.Lock()
 def ensure_ray(settings: Settings | None = None) -> str:
     """Connect this process to Ray once; return a one-line description of the cluster.
 
-    No ``RAY_ADDRESS``: a local Ray on ``127.0.0.2`` (``OPTVIZ_RAY_NODE_IP`` overrides) with
-    enough logical CPUs that ``max_concurrent_runs`` runs race side by side even on a 2-core
-    laptop. With ``RAY_ADDRESS``: join that cluster. Workers get the repository on their
+    No ``RAY_ADDRESS``: a local Ray whose every process listens on ``127.0.0.1`` only (see
+    ``_start_local_ray``), with enough logical CPUs that ``max_concurrent_runs`` runs race side
+    by side even on a 2-core laptop. With ``RAY_ADDRESS``: join that cluster
+    (``OPTVIZ_RAY_NODE_IP`` names this host's address in it). Workers get the repository on their
     ``PYTHONPATH`` so they can import optviz (in Docker the code is in the image at that path).
     """
     settings = settings or Settings.from_env()
@@ -103,16 +121,17 @@ def ensure_ray(settings: Settings | None = None) -> str:
                 kwargs["address"] = address
                 if node_ip:
                     kwargs["_node_ip_address"] = node_ip
+                ray.init(**kwargs)
             else:
                 want = settings.max_concurrent_runs * settings.run_cpus
                 kwargs |= {
                     "address": "local",  # never attach to some other `ray start` on this machine
-                    "_node_ip_address": node_ip or LOCAL_NODE_IP,
+                    "_node_ip_address": LOCAL_NODE_IP,
                     "num_cpus": max(os.cpu_count() or 1, math.ceil(want)),
                     "include_dashboard": False,
                     "object_store_memory": 512 * 1024**2,  # MNIST is 55 MB; leave the RAM alone
                 }
-            ray.init(**kwargs)
+                _start_local_ray(kwargs)
             _register_shutdown()
         resources = ray.cluster_resources()
         where = os.environ.get("RAY_ADDRESS") or "local"
@@ -120,6 +139,38 @@ def ensure_ray(settings: Settings | None = None) -> str:
         return (
             f"Ray {where}: {nodes} node(s), {resources.get('CPU', 0):g} CPUs, "
             f"{resources.get('GPU', 0):g} GPUs"
+        )
+
+
+def _start_local_ray(kwargs: dict[str, Any]) -> None:
+    """``ray.init(**kwargs)`` with Ray's one-machine switch on, its processes tagged as ours.
+
+    The tag (``OWNER_VAR``) lets a later app kill what this one's Ray leaves behind if this
+    process is SIGKILLed. Both the environment and Ray's constant are restored afterwards, so a
+    ``ray start`` this process runs later (the tests do) is a normal cluster node.
+    """
+    from ray._private import ray_constants  # the switch, as Ray read it at import
+
+    env = {**SINGLE_MACHINE_ENV, OWNER_VAR: process_token(os.getpid()) or str(os.getpid())}
+    saved_env = {key: os.environ.get(key) for key in env}
+    saved_switch = ray_constants.ENABLE_RAY_CLUSTER
+    os.environ.update(env)
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        ray.init(**kwargs)
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved_switch
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    node_ip = ray.util.get_node_ip_address()
+    if node_ip != LOCAL_NODE_IP:  # a Ray that ignores the switch would listen on the network
+        ray.shutdown()
+        raise RuntimeError(
+            f"the local Ray took node address {node_ip}, not {LOCAL_NODE_IP}: it would listen "
+            "beyond loopback, so it was shut down"
         )
 
 
@@ -241,7 +292,7 @@ class Collector:
         self._thread = threading.Thread(target=self._loop, name="optviz-collector", daemon=True)
 
     def start(self) -> Collector:
-        orphans = self.store.fail_active("app restarted: its worker belonged to a previous app")
+        orphans = self.store.fail_active(ORPHAN_REASON)
         if orphans:
             log.warning("marked %d run(s) left by a previous app process as failed", orphans)
         self._thread.start()
@@ -419,12 +470,6 @@ _collectors_lock = threading.Lock()
 _shutdown_registered = False
 
 
-def default_db_path() -> Path:
-    """``OPTVIZ_DB``, default ``runs.db`` in the data directory."""
-    configured = os.environ.get("OPTVIZ_DB")
-    return Path(configured) if configured else default_data_dir() / "runs.db"
-
-
 def get_collector(db_path: Path | None = None, data_dir: Path | None = None) -> Collector:
     """The process-wide collector for a store, started on first use (no Streamlit in here)."""
     path = Path(db_path or default_db_path()).resolve()
@@ -448,6 +493,7 @@ def _shutdown() -> None:
     close_collectors()
     if ray.is_initialized():
         ray.shutdown()  # a local Ray's helper processes would outlive the app otherwise
+    reap_own()  # what `ray.shutdown` does not stop: the raylet's agents, a stuck worker
 
 
 def _register_shutdown() -> None:
