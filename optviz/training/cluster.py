@@ -51,9 +51,8 @@ from optviz.training.config import MAX_ACTIVE_RUNS, TrainConfig, env_number
 from optviz.training.data import DataUnavailable, Mnist, load_mnist
 from optviz.training.lifecycle import (
     ORPHAN_REASON,
-    OWNER_VAR,
+    claim_session,
     default_db_path,
-    process_token,
     reap_own,
 )
 from optviz.training.loop import Metric, RunResult, train
@@ -102,7 +101,7 @@ def ensure_ray(settings: Settings | None = None) -> str:
     """Connect this process to Ray once; return a one-line description of the cluster.
 
     No ``RAY_ADDRESS``: a local Ray whose every process listens on ``127.0.0.1`` only (see
-    ``_start_local_ray``), with enough logical CPUs that ``max_concurrent_runs`` runs race side
+    ``_init_ray``), with enough logical CPUs that ``max_concurrent_runs`` runs race side
     by side even on a 2-core laptop. With ``RAY_ADDRESS``: join that cluster
     (``OPTVIZ_RAY_NODE_IP`` names this host's address in it). Workers get the repository on their
     ``PYTHONPATH`` so they can import optviz (in Docker the code is in the image at that path).
@@ -121,7 +120,7 @@ def ensure_ray(settings: Settings | None = None) -> str:
                 kwargs["address"] = address
                 if node_ip:
                     kwargs["_node_ip_address"] = node_ip
-                ray.init(**kwargs)
+                _init_ray(kwargs, local=False)
             else:
                 want = settings.max_concurrent_runs * settings.run_cpus
                 kwargs |= {
@@ -131,7 +130,7 @@ def ensure_ray(settings: Settings | None = None) -> str:
                     "include_dashboard": False,
                     "object_store_memory": 512 * 1024**2,  # MNIST is 55 MB; leave the RAM alone
                 }
-                _start_local_ray(kwargs)
+                _init_ray(kwargs, local=True)
             _register_shutdown()
         resources = ray.cluster_resources()
         where = os.environ.get("RAY_ADDRESS") or "local"
@@ -142,29 +141,46 @@ def ensure_ray(settings: Settings | None = None) -> str:
         )
 
 
-def _start_local_ray(kwargs: dict[str, Any]) -> None:
-    """``ray.init(**kwargs)`` with Ray's one-machine switch on, its processes tagged as ours.
+def _init_ray(kwargs: dict[str, Any], *, local: bool) -> None:
+    """``ray.init(**kwargs)`` with two of Ray's switches set for that call only.
 
-    The tag (``OWNER_VAR``) lets a later app kill what this one's Ray leaves behind if this
-    process is SIGKILLed. Both the environment and Ray's constant are restored afterwards, so a
-    ``ray start`` this process runs later (the tests do) is a normal cluster node.
+    - Ray's C++ failure-signal handler stays out of this process
+      (``RAY_DISABLE_FAILURE_SIGNAL_HANDLER``). Installed, it takes SIGTERM from Streamlit's
+      handler and kills the app on the spot: no shutdown ran and Ray's agents outlived the app.
+    - ``local``: the one-machine switch is off (``SINGLE_MACHINE_ENV``), so the node address
+      stays 127.0.0.1 and every Ray process listens on loopback only, and the session directory
+      is claimed as this process's (``claim_session``), so a later app can kill what this one's
+      Ray leaves behind if this process is SIGKILLed.
+
+    Ray reads both switches into ``ray_constants`` when it is imported, so they are set there;
+    the environment carries the one-machine switch to the processes Ray starts. Everything is
+    restored afterwards, so a ``ray start`` this process runs later (the tests do) is a normal
+    cluster node.
     """
-    from ray._private import ray_constants  # the switch, as Ray read it at import
+    from ray._private import ray_constants  # the switches, as Ray read them at import
 
-    env = {**SINGLE_MACHINE_ENV, OWNER_VAR: process_token(os.getpid()) or str(os.getpid())}
+    constants = {"RAY_DISABLE_FAILURE_SIGNAL_HANDLER": True}
+    env: dict[str, str] = {}
+    if local:
+        constants["ENABLE_RAY_CLUSTER"] = False
+        env = SINGLE_MACHINE_ENV
+    saved_constants = {name: getattr(ray_constants, name) for name in constants}
     saved_env = {key: os.environ.get(key) for key in env}
-    saved_switch = ray_constants.ENABLE_RAY_CLUSTER
     os.environ.update(env)
-    ray_constants.ENABLE_RAY_CLUSTER = False
+    for name, value in constants.items():
+        setattr(ray_constants, name, value)
     try:
         ray.init(**kwargs)
     finally:
-        ray_constants.ENABLE_RAY_CLUSTER = saved_switch
-        for key, value in saved_env.items():
-            if value is None:
+        for name, value in saved_constants.items():
+            setattr(ray_constants, name, value)
+        for key, old in saved_env.items():
+            if old is None:
                 os.environ.pop(key, None)
             else:
-                os.environ[key] = value
+                os.environ[key] = old
+    if not local:
+        return
     node_ip = ray.util.get_node_ip_address()
     if node_ip != LOCAL_NODE_IP:  # a Ray that ignores the switch would listen on the network
         ray.shutdown()
@@ -172,6 +188,8 @@ def _start_local_ray(kwargs: dict[str, Any]) -> None:
             f"the local Ray took node address {node_ip}, not {LOCAL_NODE_IP}: it would listen "
             "beyond loopback, so it was shut down"
         )
+    context = ray.get_runtime_context()
+    claim_session(Path(context.get_temp_dir()) / context.get_session_name())
 
 
 @ray.remote(max_restarts=0)
@@ -490,10 +508,15 @@ def close_collectors() -> None:
 
 
 def _shutdown() -> None:
+    """At exit: fail the live runs, then end this app's local Ray.
+
+    Its processes are killed first (``reap_own``: the raylet's agents are not Ray's to stop and
+    outlived ``ray.shutdown``), which also spares ``ray.shutdown`` its one-by-one stops.
+    """
     close_collectors()
+    reap_own(grace=0.5)
     if ray.is_initialized():
-        ray.shutdown()  # a local Ray's helper processes would outlive the app otherwise
-    reap_own()  # what `ray.shutdown` does not stop: the raylet's agents, a stuck worker
+        ray.shutdown()
 
 
 def _register_shutdown() -> None:

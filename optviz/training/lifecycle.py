@@ -1,16 +1,17 @@
 """What an app process cleans up from the one before it, and from itself when it exits.
 
-A local Ray's processes carry ``OPTVIZ_RAY_OWNER=<pid>:<start time>`` of the app process that
-started them (``ensure_ray`` sets it while ``ray.init`` spawns them; everything Ray starts later
-inherits it). That tag tells an app's leftovers from anything else on the machine, and a dead
-owner from a live one even after its pid has been reused:
+``ensure_ray`` writes this process's identity (``<pid>:<start time>``, which no later process
+with the same pid shares) into its local Ray's session directory as ``OWNER_FILE``. Every process
+of that Ray (GCS, raylet, workers, the agents) keeps log files open in that directory, which is
+how they are found again: not by environment (Ray's agents overwrite theirs with their process
+title) and not by parent (they are re-parented once the raylet dies). So:
 
 - ``recover_previous_app`` (once per app process, on the first script run of any page): runs the
   store still shows ``queued``/``running`` are marked failed, since their workers belonged to a
-  previous app, and processes whose owner is dead are killed. A SIGKILLed app cannot clean up
-  after itself, and Ray's agents then linger for about a minute trying to report to a GCS that
-  died with it.
-- ``reap_own`` (at exit, after ``ray.shutdown``): whatever this app's Ray left running.
+  previous app, and processes of a Ray whose owner is dead are killed. A SIGKILLed app cannot
+  clean up after itself, and Ray's agents then linger for about a minute trying to report to a
+  GCS that died with it.
+- ``reap_own`` (at exit, after ``ray.shutdown``): whatever of this app's Ray is still running.
 
 Linux only (``/proc``); elsewhere the process part does nothing. No Ray import here: the
 explorer page runs this too and must not pay for Ray.
@@ -23,7 +24,6 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from optviz.training.data import default_data_dir
@@ -31,7 +31,7 @@ from optviz.training.store import RunStore
 
 log = logging.getLogger(__name__)
 
-OWNER_VAR = "OPTVIZ_RAY_OWNER"
+OWNER_FILE = "optviz_owner"
 ORPHAN_REASON = "app restarted: its worker belonged to a previous app"
 PROC = Path("/proc")
 
@@ -54,22 +54,47 @@ def process_token(pid: int) -> str | None:
     return f"{pid}:{stat.rsplit(')', 1)[1].split()[19]}"
 
 
-def _tagged_processes() -> Iterator[tuple[int, str]]:
-    """``(pid, owner token)`` of every process we may read that carries ``OWNER_VAR``."""
-    prefix = f"{OWNER_VAR}=".encode()
+def claim_session(session_dir: Path) -> None:
+    """Mark a local Ray's session directory as this process's (``ensure_ray`` calls it)."""
+    token = process_token(os.getpid())
+    if token:
+        (session_dir / OWNER_FILE).write_text(token)
+
+
+def _session_of(path: str) -> Path | None:
+    """The Ray session directory (``…/session_<date>_<pid>``) a file path lies in, if any."""
+    parts = Path(path).parts
+    for index, part in enumerate(parts):
+        if part.startswith("session_") and part != "session_latest":
+            return Path(*parts[: index + 1])
+    return None
+
+
+def _session_processes() -> dict[Path, list[int]]:
+    """Session directory → the processes (ours to read) holding a file open in it."""
+    found: dict[Path, list[int]] = {}
     if not PROC.is_dir():
-        return
+        return found
     for entry in PROC.iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
-        try:
-            environ = (entry / "environ").read_bytes()
-        except OSError:  # gone, or another user's
-            continue
-        for item in environ.split(b"\0"):
-            if item.startswith(prefix):
-                yield int(entry.name), item[len(prefix) :].decode(errors="replace")
-                break
+        sessions = set()
+        with contextlib.suppress(OSError):  # gone, or another user's
+            for fd in (entry / "fd").iterdir():
+                with contextlib.suppress(OSError):
+                    session = _session_of(os.readlink(fd))
+                    if session is not None:
+                        sessions.add(session)
+        for session in sessions:
+            found.setdefault(session, []).append(int(entry.name))
+    return found
+
+
+def _owner(session: Path) -> str | None:
+    try:
+        return (session / OWNER_FILE).read_text().strip()
+    except OSError:
+        return None  # not an optviz app's Ray: never ours to kill
 
 
 def _owner_alive(token: str) -> bool:
@@ -98,7 +123,14 @@ def _alive(pid: int) -> bool:
 
 def reap_leftovers(grace: float = 0.0) -> list[int]:
     """Kill the processes of local Rays whose app process is dead; return their pids."""
-    pids = [pid for pid, owner in _tagged_processes() if not _owner_alive(owner)]
+    pids = sorted(
+        {
+            pid
+            for session, members in _session_processes().items()
+            if (owner := _owner(session)) is not None and not _owner_alive(owner)
+            for pid in members
+        }
+    )
     if pids:
         log.warning("killing %d process(es) a previous app's Ray left behind", len(pids))
         _kill(pids, grace)
@@ -108,7 +140,14 @@ def reap_leftovers(grace: float = 0.0) -> list[int]:
 def reap_own(grace: float = 2.0) -> list[int]:
     """Kill what this process's local Ray left running (call after ``ray.shutdown``)."""
     me = process_token(os.getpid())
-    pids = [pid for pid, owner in _tagged_processes() if me is not None and owner == me]
+    pids = sorted(
+        {
+            pid
+            for session, members in _session_processes().items()
+            if me is not None and _owner(session) == me
+            for pid in members
+        }
+    )
     if pids:
         _kill(pids, grace)
     return pids
