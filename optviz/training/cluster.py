@@ -35,8 +35,9 @@ every ``OUTAGE_LOG_EVERY_S`` while it lasts, and one when it ends. The page show
 long as it lasts (``CollectorState.error``).
 
 ``ray.init`` happens lazily on the collector thread (first use of the Live MNIST page), so the
-explorer page never pays for it. Without ``RAY_ADDRESS`` it starts a local Ray bound to loopback;
-with it, it joins that cluster unchanged.
+explorer page never pays for it. Without ``RAY_ADDRESS`` it starts a local Ray that listens on
+loopback only; with it, it joins that cluster unchanged. At exit the app shuts its local Ray down
+and kills whatever of it is left (``optviz.training.lifecycle``).
 """
 
 from __future__ import annotations
@@ -59,13 +60,28 @@ import torch
 
 from optviz.optim import OPTIMIZERS
 from optviz.training.config import MAX_ACTIVE_RUNS, TrainConfig, env_number
-from optviz.training.data import DataUnavailable, Mnist, default_data_dir, load_mnist
+from optviz.training.data import DataUnavailable, Mnist, load_mnist
+from optviz.training.lifecycle import (
+    ORPHAN_REASON,
+    claim_session,
+    default_db_path,
+    reap_own,
+)
 from optviz.training.loop import Metric, RunResult, train
 from optviz.training.store import ACTIVE, NewRun, Run, RunRecord, RunStore
 
 log = logging.getLogger(__name__)
 
-LOCAL_NODE_IP = "127.0.0.2"  # a loopback address: Ray otherwise binds the machine's LAN address
+# Ray's servers (GCS, raylet, every worker's and the driver's gRPC, the runtime env agent) listen
+# on 127.0.0.1 only when that is the node's address, and on every interface otherwise, 127.0.0.2
+# included. `ray.init` replaces 127.0.0.1 by the machine's network address unless Ray's switch
+# for one-machine use is off: RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, its default on macOS and
+# Windows, which Ray reads into `ray_constants.ENABLE_RAY_CLUSTER` when it is imported.
+LOCAL_NODE_IP = "127.0.0.1"
+SINGLE_MACHINE_ENV = {
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # for the processes Ray starts (fresh imports)
+    "RAY_USAGE_STATS_ENABLED": "0",  # a local default sends nothing anywhere either
+}
 POLL_INTERVAL_S = 0.2  # store ← worker latency is about this; the page redraws every second
 IDLE_WORKER_TTL_S = 300.0  # warm workers hold a CPU (or GPU) slot; give it back when unused
 MAX_RETRY_S = 2.0  # longest pause between failing rounds: a recovery is noticed within this
@@ -99,9 +115,10 @@ _ray_lock = threading.Lock()
 def ensure_ray(settings: Settings | None = None) -> str:
     """Connect this process to Ray once; return a one-line description of the cluster.
 
-    No ``RAY_ADDRESS``: a local Ray on ``127.0.0.2`` (``OPTVIZ_RAY_NODE_IP`` overrides) with
-    enough logical CPUs that ``max_concurrent_runs`` runs race side by side even on a 2-core
-    laptop. With ``RAY_ADDRESS``: join that cluster. Workers get the repository on their
+    No ``RAY_ADDRESS``: a local Ray whose every process listens on ``127.0.0.1`` only (see
+    ``_init_ray``), with enough logical CPUs that ``max_concurrent_runs`` runs race side
+    by side even on a 2-core laptop. With ``RAY_ADDRESS``: join that cluster
+    (``OPTVIZ_RAY_NODE_IP`` names this host's address in it). Workers get the repository on their
     ``PYTHONPATH`` so they can import optviz (in Docker the code is in the image at that path).
     """
     settings = settings or Settings.from_env()
@@ -118,16 +135,17 @@ def ensure_ray(settings: Settings | None = None) -> str:
                 kwargs["address"] = address
                 if node_ip:
                     kwargs["_node_ip_address"] = node_ip
+                _init_ray(kwargs, local=False)
             else:
                 want = settings.max_concurrent_runs * settings.run_cpus
                 kwargs |= {
                     "address": "local",  # never attach to some other `ray start` on this machine
-                    "_node_ip_address": node_ip or LOCAL_NODE_IP,
+                    "_node_ip_address": LOCAL_NODE_IP,
                     "num_cpus": max(os.cpu_count() or 1, math.ceil(want)),
                     "include_dashboard": False,
                     "object_store_memory": 512 * 1024**2,  # MNIST is 55 MB; leave the RAM alone
                 }
-            ray.init(**kwargs)
+                _init_ray(kwargs, local=True)
             _register_shutdown()
         resources = ray.cluster_resources()
         where = os.environ.get("RAY_ADDRESS") or "local"
@@ -136,6 +154,57 @@ def ensure_ray(settings: Settings | None = None) -> str:
             f"Ray {where}: {nodes} node(s), {resources.get('CPU', 0):g} CPUs, "
             f"{resources.get('GPU', 0):g} GPUs"
         )
+
+
+def _init_ray(kwargs: dict[str, Any], *, local: bool) -> None:
+    """``ray.init(**kwargs)`` with two of Ray's switches set for that call only.
+
+    - Ray's C++ failure-signal handler stays out of this process
+      (``RAY_DISABLE_FAILURE_SIGNAL_HANDLER``). Installed, it takes SIGTERM from Streamlit's
+      handler and kills the app on the spot: no shutdown ran and Ray's agents outlived the app.
+    - ``local``: the one-machine switch is off (``SINGLE_MACHINE_ENV``), so the node address
+      stays 127.0.0.1 and every Ray process listens on loopback only, and the session directory
+      is claimed as this process's (``claim_session``), so a later app can kill what this one's
+      Ray leaves behind if this process is SIGKILLed.
+
+    Ray reads both switches into ``ray_constants`` when it is imported, so they are set there;
+    the environment carries the one-machine switch to the processes Ray starts. Everything is
+    restored afterwards, so a ``ray start`` this process runs later (the tests do) is a normal
+    cluster node.
+    """
+    from ray._private import ray_constants  # the switches, as Ray read them at import
+
+    constants = {"RAY_DISABLE_FAILURE_SIGNAL_HANDLER": True}
+    env: dict[str, str] = {}
+    if local:
+        constants["ENABLE_RAY_CLUSTER"] = False
+        env = SINGLE_MACHINE_ENV
+    saved_constants = {name: getattr(ray_constants, name) for name in constants}
+    saved_env = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    for name, value in constants.items():
+        setattr(ray_constants, name, value)
+    try:
+        ray.init(**kwargs)
+    finally:
+        for name, value in saved_constants.items():
+            setattr(ray_constants, name, value)
+        for key, old in saved_env.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+    if not local:
+        return
+    node_ip = ray.util.get_node_ip_address()
+    if node_ip != LOCAL_NODE_IP:  # a Ray that ignores the switch would listen on the network
+        ray.shutdown()
+        raise RuntimeError(
+            f"the local Ray took node address {node_ip}, not {LOCAL_NODE_IP}: it would listen "
+            "beyond loopback, so it was shut down"
+        )
+    context = ray.get_runtime_context()
+    claim_session(Path(context.get_temp_dir()) / context.get_session_name())
 
 
 @ray.remote(max_restarts=0)
@@ -283,7 +352,7 @@ class Collector:
         self._thread = threading.Thread(target=self._loop, name="optviz-collector", daemon=True)
 
     def start(self) -> Collector:
-        orphans = self.store.fail_active("app restarted: its worker belonged to a previous app")
+        orphans = self.store.fail_active(ORPHAN_REASON)
         if orphans:
             log.warning("marked %d run(s) left by a previous app process as failed", orphans)
         self._thread.start()
@@ -563,12 +632,6 @@ _collectors_lock = threading.Lock()
 _shutdown_registered = False
 
 
-def default_db_path() -> Path:
-    """``OPTVIZ_DB``, default ``runs.db`` in the data directory."""
-    configured = os.environ.get("OPTVIZ_DB")
-    return Path(configured) if configured else default_data_dir() / "runs.db"
-
-
 def get_collector(db_path: Path | None = None, data_dir: Path | None = None) -> Collector:
     """The process-wide collector for a store, started on first use (no Streamlit in here)."""
     path = Path(db_path or default_db_path()).resolve()
@@ -589,9 +652,15 @@ def close_collectors() -> None:
 
 
 def _shutdown() -> None:
+    """At exit: fail the live runs, then end this app's local Ray.
+
+    Its processes are killed first (``reap_own``: the raylet's agents are not Ray's to stop and
+    outlived ``ray.shutdown``), which also spares ``ray.shutdown`` its one-by-one stops.
+    """
     close_collectors()
+    reap_own(grace=0.5)
     if ray.is_initialized():
-        ray.shutdown()  # a local Ray's helper processes would outlive the app otherwise
+        ray.shutdown()
 
 
 def _register_shutdown() -> None:

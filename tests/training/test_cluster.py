@@ -60,7 +60,7 @@ def test_a_run_streams_metrics_while_it_trains_and_finishes_done(
     assert run is not None and run.status == "done", run.error
     assert len(counts_while_running - {0}) >= 2, "points should arrive while the run trains"
     assert run.iteration == run.total_iterations and run.progress == 1.0
-    assert run.device == "cpu" and run.node_ip == "127.0.0.2" and run.node_id and run.pid
+    assert run.device == "cpu" and run.node_ip == "127.0.0.1" and run.node_id and run.pid
     assert run.best_accuracy and run.best_accuracy > 0.5
     points = store.metrics([run_id])
     assert {p.kind for p in points} == {"train", "test"}
