@@ -57,6 +57,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import sync_playwright
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -321,15 +322,18 @@ def streamlit_server(tmp_path: Path) -> Iterator[Callable[..., StreamlitServer]]
 # reads the one top-level field of each ForwardMsg that says how a script run went (field numbers
 # from streamlit/proto/ForwardMsg.proto): `new_session` (4) starts a run, `script_finished` (6)
 # ends it, with status FINISHED_EARLY_FOR_RERUN (2) when `st.rerun()` or a newer rerun request cut
-# it short and another run follows. `doc` tells a reloaded document from the old one; `navs` keeps
-# every distinct page navigation the document has shown, from its first paint.
+# it short and another run follows. It counts the rerun requests the page sends (BackMsg
+# `rerun_script`, 11), for the message of a wait that timed out. `doc` tells a reloaded document
+# from the old one; `navs` keeps every distinct page navigation the document has shown, from its
+# first paint.
 _TAP_JS = """
 (() => {
   if (window.__optviz) return;
   const s = (window.__optviz = {
-    doc: Math.random(), received: 0, finished: 0, run: "none", navs: [],
+    doc: Math.random(), received: 0, finished: 0, run: "none", navs: [], reruns_sent: 0,
   });
   const NEW_SESSION = 4, SCRIPT_FINISHED = 6, FINISHED_EARLY_FOR_RERUN = 2;
+  const RERUN_SCRIPT = 11;  // BackMsg.rerun_script: the page asks for a run
   const varint = (bytes, i) => {
     let value = 0, scale = 1, byte;
     do { byte = bytes[i++]; value += (byte & 0x7f) * scale; scale *= 128; } while (byte & 0x80);
@@ -363,6 +367,13 @@ _TAP_JS = """
           else { s.run = "finished"; s.finished += 1; }
         }
       });
+    }
+    send(data) {
+      if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) {
+        const bytes = new Uint8Array(data.buffer || data, data.byteOffset || 0, data.byteLength);
+        if (topLevelFields(bytes).has(RERUN_SCRIPT)) s.reruns_sent += 1;
+      }
+      return super.send(data);
     }
   };
   const NAV = '[data-testid="stSidebarNavLink"], [data-testid="stTopNavLink"]';
@@ -417,6 +428,28 @@ async (args) => {{
   await turn();
   return window.__optviz.received === received && settled(args);
 }}
+"""
+
+
+# What `_SETTLED_JS` looks at, for the message of a wait that timed out.
+_IDLE_STATE_JS = """
+() => {
+  const s = window.__optviz || {};
+  const app = document.querySelector('[data-testid="stApp"]');
+  const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
+  return {
+    run: s.run, finished: s.finished, received: s.received, reruns_sent: s.reruns_sent,
+    connection: app && app.getAttribute("data-test-connection-state"),
+    script: app && app.getAttribute("data-test-script-state"),
+    skeletons: document.querySelectorAll('[data-testid="stSkeleton"]').length,
+    app_skeleton: Boolean(document.querySelector('[data-testid="stAppSkeleton"]')),
+    charts_undrawn: charts.filter((chart) => {
+      const gd = chart.querySelector(".js-plotly-plot");
+      return !gd || gd._fullData === undefined;
+    }).length,
+    charts: charts.length,
+  };
+}
 """
 
 
@@ -548,7 +581,13 @@ def wait_for_idle(page: Any, after: RunMarker | None = None, *, timeout_ms: floa
     deadline = time.monotonic() + timeout_ms / 1000
     while True:
         remaining_ms = max(1.0, (deadline - time.monotonic()) * 1000)
-        page.wait_for_function(_SETTLED_JS, arg=args, timeout=remaining_ms)
+        try:
+            page.wait_for_function(_SETTLED_JS, arg=args, timeout=remaining_ms)
+        except PlaywrightTimeoutError:
+            state = page.evaluate(_IDLE_STATE_JS)
+            raise AssertionError(
+                f"{page.url} did not settle within {timeout_ms / 1000:.0f} s: {state}"
+            ) from None
         if page.evaluate(_STILL_SETTLED_JS, args):
             return
 
