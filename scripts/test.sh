@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up .venv with the test dependencies and Debian's chromium, then lints and runs every test.
-# Extra arguments go to pytest (e.g. scripts/test.sh -k explorer).
+# Extra arguments go to pytest (e.g. scripts/test.sh -k explorer); the fast core without Chromium
+# or Ray is scripts/test.sh -m "not browser and not ray". With no arguments: every test (CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh requirements-dev.txt

@@ -12,15 +12,22 @@ Servers
 Browser (tests that use these are marked `browser` automatically)
     browser               session fixture: Debian's Chromium driven by Playwright's sync API.
     page                  function fixture: a fresh context (1400×900) whose page records JS errors,
-                          requests and Streamlit script runs.
+                          requests, URLs and Streamlit script runs (read off the app's WebSocket).
+
+Markers: `browser` as above; `ray` for tests that use a Ray fixture (added here too) and for
+tests that open a page of RAY_PAGES (the `page` fixture fails such a test left unmarked).
+`-m "not browser and not ray"` is the fast core.
 
 Page helpers (import them: `from conftest import open_app, move_slider, ...`)
-    open_app(page, url, path="")         go to a page of the app and wait until its script is done.
-    wait_for_idle(page, after=None)      wait until no script runs (and, given a `script_runs`
-                                         marker, until a run newer than it has finished).
+    open_app(page, url, path="")         go to a page of the app and wait until its script run,
+                                         and any rerun it asks for, is shown.
+    wait_for_idle(page, after=None)      wait until the last script run finished with no rerun to
+                                         follow and is shown (given a `script_runs` marker, a run
+                                         newer than it).
     script_runs(page) / expect_rerun(page)   the marker, and `with expect_rerun(page): click()`.
-    move_slider(page, label, presses)    focus a slider by its label, press arrow keys, wait for
-                                         the rerun; returns the slider's new value text.
+    move_slider(page, label, presses)    focus a slider by its label and press arrow keys, one
+                                         rerun per press; returns the slider's new value text.
+    navigations_shown(page)              every page navigation shown since the first paint.
     app_errors(page) / assert_no_app_errors(page, server=None)
                                          JS page errors and Streamlit exception blocks.
     offsite_requests(page)               requests the page sent anywhere but loopback.
@@ -50,7 +57,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import sync_playwright
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -311,43 +318,137 @@ def streamlit_server(tmp_path: Path) -> Iterator[Callable[..., StreamlitServer]]
 
 # --------------------------------------------------------------------------------------- browser
 
-# Counts finished script runs in the page: a run has finished when stApp's
-# data-test-script-state leaves "running". `doc` tells a reloaded document from the old one.
-_OBSERVER_JS = """
+# Installed in every tracked page before its own scripts run. It taps the app's WebSocket and
+# reads the one top-level field of each ForwardMsg that says how a script run went (field numbers
+# from streamlit/proto/ForwardMsg.proto): `new_session` (4) starts a run, `script_finished` (6)
+# ends it, with status FINISHED_EARLY_FOR_RERUN (2) when `st.rerun()` or a newer rerun request cut
+# it short and another run follows. It counts the rerun requests the page sends (BackMsg
+# `rerun_script`, 11), for the message of a wait that timed out. `doc` tells a reloaded document
+# from the old one; `navs` keeps every distinct page navigation the document has shown, from its
+# first paint.
+_TAP_JS = """
 (() => {
   if (window.__optviz) return;
-  const s = (window.__optviz = {doc: Math.random(), finished: 0, state: null, changed: 0});
-  const app = () => document.querySelector('[data-testid="stApp"]');
-  const update = (records) => {
-    for (const r of records || []) {
-      if (r.attributeName === "data-test-script-state" && r.oldValue === "running"
-          && r.target.getAttribute("data-test-script-state") !== "running") s.finished += 1;
+  const s = (window.__optviz = {
+    doc: Math.random(), received: 0, finished: 0, run: "none", navs: [], reruns_sent: 0,
+  });
+  const NEW_SESSION = 4, SCRIPT_FINISHED = 6, FINISHED_EARLY_FOR_RERUN = 2;
+  const RERUN_SCRIPT = 11;  // BackMsg.rerun_script: the page asks for a run
+  const varint = (bytes, i) => {
+    let value = 0, scale = 1, byte;
+    do { byte = bytes[i++]; value += (byte & 0x7f) * scale; scale *= 128; } while (byte & 0x80);
+    return [value, i];
+  };
+  const topLevelFields = (bytes) => {
+    const fields = new Map();
+    let i = 0, tag, value;
+    while (i < bytes.length) {
+      [tag, i] = varint(bytes, i);
+      const wire = tag % 8, field = (tag - wire) / 8;
+      if (wire === 0) { [value, i] = varint(bytes, i); fields.set(field, value); }
+      else if (wire === 2) { [value, i] = varint(bytes, i); fields.set(field, true); i += value; }
+      else if (wire === 1) i += 8;
+      else if (wire === 5) i += 4;
+      else break;
     }
-    const a = app();
-    const state = a ? a.getAttribute("data-test-script-state") : null;
-    if (state !== s.state) { s.state = state; s.changed = performance.now(); }
+    return fields;
+  };
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (event) => {
+        if (!(event.data instanceof ArrayBuffer)) return;
+        s.received += 1;
+        const fields = topLevelFields(new Uint8Array(event.data));
+        if (fields.has(NEW_SESSION)) s.run = "running";
+        if (fields.has(SCRIPT_FINISHED)) {
+          if (fields.get(SCRIPT_FINISHED) === FINISHED_EARLY_FOR_RERUN) s.run = "rerun";
+          else { s.run = "finished"; s.finished += 1; }
+        }
+      });
+    }
+    send(data) {
+      if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) {
+        const bytes = new Uint8Array(data.buffer || data, data.byteOffset || 0, data.byteLength);
+        if (topLevelFields(bytes).has(RERUN_SCRIPT)) s.reruns_sent += 1;
+      }
+      return super.send(data);
+    }
+  };
+  const NAV = '[data-testid="stSidebarNavLink"], [data-testid="stTopNavLink"]';
+  const recordNav = () => {
+    const titles = [...document.querySelectorAll(NAV)]
+      .map((a) => a.innerText.trim().split(/\\s+/).join(" "));
+    const last = s.navs[s.navs.length - 1];
+    if (titles.length && JSON.stringify(titles) !== JSON.stringify(last)) s.navs.push(titles);
   };
   const start = () => {
-    new MutationObserver(update).observe(document.documentElement, {
-      subtree: true, childList: true, attributes: true, attributeOldValue: true,
-      attributeFilter: ["data-test-script-state"],
-    });
-    update();
+    new MutationObserver(recordNav).observe(document.documentElement,
+      {subtree: true, childList: true, characterData: true});
+    recordNav();
   };
   if (document.documentElement) start();
   else document.addEventListener("DOMContentLoaded", start);
 })();
 """
 
-_IDLE_JS = """
-([doc, finished, quietMs]) => {
+# Idle: the last script run the page heard of ended without a rerun to follow, one ended since
+# `finished` (or in a newer document than `doc`), the app shows it as connected and not running,
+# no element still waits for its code (Streamlit's `stSkeleton` stands in for it meanwhile) and
+# plotly.js has drawn every Plotly chart (its `_fullData` is filled in as it draws).
+_SETTLED_JS = """
+([doc, finished]) => {
   const s = window.__optviz;
   const app = document.querySelector('[data-testid="stApp"]');
-  if (!s || !app) return false;
-  if (app.getAttribute("data-test-connection-state") !== "CONNECTED") return false;
-  if (app.getAttribute("data-test-script-state") !== "notRunning") return false;
-  if (s.state !== "notRunning" || performance.now() - s.changed < quietMs) return false;
-  return s.doc !== doc || s.finished > finished;
+  return Boolean(s && app) && s.run === "finished" && (s.doc !== doc || s.finished > finished)
+    && app.getAttribute("data-test-connection-state") === "CONNECTED"
+    && app.getAttribute("data-test-script-state") === "notRunning"
+    && !document.querySelector('[data-testid="stSkeleton"], [data-testid="stAppSkeleton"]')
+    && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every((chart) => {
+      const gd = chart.querySelector(".js-plotly-plot");
+      return Boolean(gd) && gd._fullData !== undefined;
+    });
+}
+"""
+
+# Whether the page is still settled after its event loop has had two turns with no new message:
+# every message that had arrived was handed to Streamlit's frontend in the task that received it,
+# and React renders what that changed in a task of its own, queued before the second turn.
+_STILL_SETTLED_JS = f"""
+async (args) => {{
+  const settled = {_SETTLED_JS.strip()};
+  const turn = () => new Promise((resolve) => {{
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => resolve();
+    channel.port2.postMessage(null);
+  }});
+  const received = window.__optviz.received;
+  await turn();
+  await turn();
+  return window.__optviz.received === received && settled(args);
+}}
+"""
+
+
+# What `_SETTLED_JS` looks at, for the message of a wait that timed out.
+_IDLE_STATE_JS = """
+() => {
+  const s = window.__optviz || {};
+  const app = document.querySelector('[data-testid="stApp"]');
+  const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
+  return {
+    run: s.run, finished: s.finished, received: s.received, reruns_sent: s.reruns_sent,
+    connection: app && app.getAttribute("data-test-connection-state"),
+    script: app && app.getAttribute("data-test-script-state"),
+    skeletons: document.querySelectorAll('[data-testid="stSkeleton"]').length,
+    app_skeleton: Boolean(document.querySelector('[data-testid="stAppSkeleton"]')),
+    charts_undrawn: charts.filter((chart) => {
+      const gd = chart.querySelector(".js-plotly-plot");
+      return !gd || gd._fullData === undefined;
+    }).length,
+    charts: charts.length,
+  };
 }
 """
 
@@ -356,24 +457,24 @@ _IDLE_JS = """
 class _PageLog:
     errors: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)
 
 
 _PAGE_LOGS: weakref.WeakKeyDictionary[Any, _PageLog] = weakref.WeakKeyDictionary()
 
 
 def track_page(page: Any) -> None:
-    """Record the page's JS errors, requests and script runs (the `page` fixture does this)."""
+    """Record the page's JS errors, requests, URLs and script runs (the `page` fixture does this).
+
+    Call it before the page opens the app: the run tracking taps the app's WebSocket."""
     if page in _PAGE_LOGS:
         return
     log = _PageLog()
     _PAGE_LOGS[page] = log
     page.on("pageerror", lambda error: log.errors.append(f"page error: {error}"))
     page.on("request", lambda request: log.requests.append(request.url))
-    page.add_init_script(_OBSERVER_JS)
-
-
-def _ensure_observer(page: Any) -> None:
-    page.evaluate(_OBSERVER_JS)
+    page.on("framenavigated", lambda frame: log.urls.append(frame.url))
+    page.add_init_script(_TAP_JS)
 
 
 @pytest.fixture(scope="session")
@@ -393,22 +494,60 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+# Pages of the app whose script starts Ray (Live MNIST warms up workers as it opens).
+RAY_PAGES = ("mnist",)
+
+
+def page_name(url: str) -> str:
+    """The app page a URL shows: its last path segment ("" for the default page)."""
+    return urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+
+
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A new page in a fresh browser context, tracked for errors, requests and script runs."""
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A new page in a fresh browser context, tracked for errors, requests and script runs.
+
+    A test that opens a page of `RAY_PAGES` starts Ray in its server, so it must be a `ray` test:
+    this fails it otherwise (a page can be reached by a click, so no fixture could tell)."""
     context = browser.new_context(viewport=VIEWPORT)
     new_page = context.new_page()
     new_page.set_default_timeout(30_000)
     track_page(new_page)
     yield new_page
+    visited = {
+        urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1] for url in _PAGE_LOGS[new_page].urls
+    }
     context.close()
+    ray_pages = sorted(visited & set(RAY_PAGES))
+    if ray_pages and request.node.get_closest_marker("ray") is None:
+        pytest.fail(f"opened {ray_pages}, which start Ray: mark the test `ray`", pytrace=False)
+
+
+# Fixtures that start Ray in the test process or as a cluster of their own.
+RAY_FIXTURES = {"ray_session", "two_node_cluster"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that use the browser fixtures are `browser` tests, marked or not."""
+    """Tests that use the browser fixtures are `browser` tests and tests that use a Ray fixture
+    are `ray` tests, marked or not, so `-m "not browser and not ray"` leaves out every one."""
     for item in items:
-        if {"browser", "page"} & set(getattr(item, "fixturenames", ())):
+        names = set(getattr(item, "fixturenames", ()))
+        if {"browser", "page"} & names:
             item.add_marker(pytest.mark.browser)
+        if RAY_FIXTURES & names:
+            item.add_marker(pytest.mark.ray)
+
+
+@pytest.fixture(autouse=True)
+def _ray_only_in_ray_tests(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test that is not marked `ray` but connected this process to Ray."""
+    ray = sys.modules.get("ray")
+    before = ray is not None and ray.is_initialized()
+    yield
+    ray = sys.modules.get("ray")
+    started = ray is not None and not before and ray.is_initialized()
+    if started and request.node.get_closest_marker("ray") is None:
+        pytest.fail("this test started Ray: mark it `ray`", pytrace=False)
 
 
 # ---------------------------------------------------------------------------------- page helpers
@@ -424,22 +563,33 @@ class RunMarker:
 
 def script_runs(page: Any) -> RunMarker:
     """A marker to pass to `wait_for_idle(page, after=...)` before an action that reruns."""
-    _ensure_observer(page)
-    state = page.evaluate("() => [window.__optviz.doc, window.__optviz.finished]")
+    state = page.evaluate(
+        "() => window.__optviz && [window.__optviz.doc, window.__optviz.finished]"
+    )
+    assert state, "the page is not tracked: use the `page` fixture or call track_page() first"
     return RunMarker(doc=float(state[0]), finished=int(state[1]))
 
 
-def wait_for_idle(
-    page: Any, after: RunMarker | None = None, *, timeout_ms: float = 60_000, quiet_ms: float = 300
-) -> None:
-    """Wait until the app is connected and its script is not running, for `quiet_ms` in a row.
+def wait_for_idle(page: Any, after: RunMarker | None = None, *, timeout_ms: float = 60_000) -> None:
+    """Wait until the app is connected, its last script run finished with no rerun to follow, and
+    the page shows that run.
 
-    With `after`, also wait for a script run that finished after that marker was taken (or for a
-    reloaded document), so an action's rerun that has not started yet is not mistaken for idle.
+    With `after`, the run must have finished after that marker was taken (or in a reloaded
+    document), so an action's rerun that has not started yet is not mistaken for idle.
     """
-    _ensure_observer(page)
-    doc, finished = (after.doc, after.finished) if after else (-1.0, -1)
-    page.wait_for_function(_IDLE_JS, arg=[doc, finished, quiet_ms], timeout=timeout_ms)
+    args = [after.doc, after.finished] if after else [-1.0, -1]
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        remaining_ms = max(1.0, (deadline - time.monotonic()) * 1000)
+        try:
+            page.wait_for_function(_SETTLED_JS, arg=args, timeout=remaining_ms)
+        except PlaywrightTimeoutError:
+            state = page.evaluate(_IDLE_STATE_JS)
+            raise AssertionError(
+                f"{page.url} did not settle within {timeout_ms / 1000:.0f} s: {state}"
+            ) from None
+        if page.evaluate(_STILL_SETTLED_JS, args):
+            return
 
 
 @contextlib.contextmanager
@@ -451,11 +601,17 @@ def expect_rerun(page: Any, *, timeout_ms: float = 60_000) -> Iterator[None]:
 
 
 def open_app(page: Any, base_url: str, path: str = "", *, timeout_ms: float = 60_000) -> None:
-    """Open `base_url/path` (e.g. "", "mnist", "?surface=saddle") and wait for the first run."""
+    """Open `base_url/path` (e.g. "", "mnist", "?surface=saddle") and wait for its first run (and
+    any rerun it asks for) to be shown."""
     separator = "" if not path or path.startswith("?") else "/"
     page.goto(base_url.rstrip("/") + separator + path)
-    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
     wait_for_idle(page, timeout_ms=timeout_ms)
+
+
+def navigations_shown(page: Any) -> list[list[str]]:
+    """Every distinct page navigation (link titles) the document has shown since its first paint."""
+    navs: list[list[str]] = page.evaluate("() => window.__optviz.navs")
+    return navs
 
 
 def app_errors(page: Any) -> list[str]:
@@ -520,32 +676,22 @@ def slider_input(page: Any, label: str, thumb: int = 0) -> Any:
 def move_slider(
     page: Any, label: str, presses: int, *, thumb: int = 0, timeout_ms: float = 60_000
 ) -> str:
-    """Focus the slider labelled `label`, press → (`presses` > 0) or ← that many times, and wait
-    for the rerun it causes. Returns the slider's value text afterwards (e.g. "0.0013").
+    """Focus the slider labelled `label` and press → (`presses` > 0) or ← that many times, waiting
+    for each press's rerun. Returns the slider's value text afterwards (e.g. "0.0013").
 
-    At the end of its range a slider does not move and nothing reruns; that returns at once.
+    Every press that moves the slider sends its value at once, so one press at a time keeps each
+    rerun tied to its press. A press at the end of the range moves nothing and reruns nothing:
+    the range input's value and bounds say so before it is pressed, and the presses stop there.
     """
-    slider = slider_input(page, label, thumb)
-    before = slider.get_attribute("aria-valuetext")
-    marker = script_runs(page)
-    slider.focus()
     key = "ArrowRight" if presses > 0 else "ArrowLeft"
     for _ in range(abs(presses)):
-        page.keyboard.press(key)
-    try:
-        slider.evaluate(
-            """(el, before) => new Promise((resolve, reject) => {
-                 const t0 = performance.now();
-                 const poll = () => el.getAttribute("aria-valuetext") !== before ? resolve()
-                   : performance.now() - t0 > 1000 ? reject(new Error("unchanged"))
-                   : setTimeout(poll, 20);
-                 poll();
-               })""",
-            before,
-        )
-    except PlaywrightError:  # the value did not change, so no rerun is coming
-        return str(before)
-    wait_for_idle(page, marker, timeout_ms=timeout_ms)
+        slider = slider_input(page, label, thumb)
+        now, low, high = slider.evaluate("el => [el.value, el.min, el.max].map(Number)")
+        if (now >= high) if presses > 0 else (now <= low):
+            break
+        slider.focus()
+        with expect_rerun(page, timeout_ms=timeout_ms):
+            page.keyboard.press(key)
     return str(slider_input(page, label, thumb).get_attribute("aria-valuetext"))
 
 
@@ -589,21 +735,35 @@ _PLOTLY_JSON_JS = """
 """
 
 
-def _evaluate_drawn(page: Any, index: int, expression: str, timeout: float = 30.0) -> Any:
-    """`expression(gd)` on the `index`-th Plotly chart once plotly.js has drawn it.
+# Resolves with `read(gd)` once plotly.js has drawn the chart: at once if it has (its `_fullData`
+# is filled in), else on its `plotly_afterplot` event; with null if Streamlit replaces the element
+# meanwhile (a rerun can), so the caller reads the new one.
+_DRAWN_JS = """
+(gd, read) => new Promise((resolve) => {
+  if (gd._fullData !== undefined) return resolve(read(gd));
+  const removed = new MutationObserver(() => {
+    if (!gd.isConnected) { removed.disconnect(); resolve(null); }
+  });
+  removed.observe(document.documentElement, {subtree: true, childList: true});
+  gd.once("plotly_afterplot", () => { removed.disconnect(); resolve(read(gd)); });
+})
+"""
 
-    Streamlit mounts the element before plotly.js fills in ``gd._fullData``, and a fragment rerun
-    can swap the element between two calls, so the check and the read are one evaluation, retried
-    until the chart is drawn."""
+
+def _evaluate_drawn(page: Any, index: int, expression: str, timeout: float = 30.0) -> Any:
+    """`expression(gd)` on the `index`-th Plotly chart once plotly.js has drawn it, in the same
+    evaluation as the check, so a rerun cannot swap the chart between the two."""
     graph = page.locator(".js-plotly-plot").nth(index)
     deadline = time.monotonic() + timeout
     while True:
-        graph.wait_for(state="attached", timeout=timeout * 1000)
-        result = graph.evaluate(f"(gd) => gd._fullData === undefined ? null : ({expression})(gd)")
+        remaining_ms = max(1.0, (deadline - time.monotonic()) * 1000)
+        graph.wait_for(state="attached", timeout=remaining_ms)
+        result = graph.evaluate(
+            f"(gd) => ({_DRAWN_JS.strip()})(gd, {expression})", timeout=remaining_ms
+        )
         if result is not None:
             return result
         assert time.monotonic() < deadline, f"Plotly chart {index} was never drawn"
-        page.wait_for_timeout(100)
 
 
 def plotly_data(page: Any, index: int = 0) -> list[dict[str, Any]]:

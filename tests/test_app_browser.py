@@ -4,6 +4,7 @@ exception and no JS error, and the page talks to nobody but its own server."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,69 +13,91 @@ from conftest import (
     StreamlitServer,
     assert_no_app_errors,
     expect_rerun,
+    navigations_shown,
     offsite_requests,
     open_app,
 )
 
 NAV_LINKS = '[data-testid="stSidebarNavLink"], [data-testid="stTopNavLink"]'
+APP_NAVIGATION = ["route Trajectory explorer", "model_training Live MNIST"]  # icon name, title
 
 
-def navigation(page: Any) -> list[tuple[str, str]]:
-    """(title, href) of every link in the app's page navigation."""
-    links = page.locator(NAV_LINKS)
-    return [
-        (" ".join(links.nth(i).inner_text().split()), str(links.nth(i).get_attribute("href")))
-        for i in range(links.count())
-    ]
+@dataclass(frozen=True)
+class NavLink:
+    title: str
+    href: str
+    current: bool
 
 
-@pytest.mark.browser
+def navigation(page: Any) -> list[NavLink]:
+    """Every link in the app's page navigation, read in one evaluation."""
+    links = page.locator(NAV_LINKS).evaluate_all(
+        """links => links.map((a) => [a.innerText.trim().split(/\\s+/).join(" "),
+                                      a.getAttribute("href"), a.getAttribute("aria-current")])"""
+    )
+    return [NavLink(title, str(href), current == "page") for title, href, current in links]
+
+
+@pytest.mark.ray  # Live MNIST starts Ray in the server
 def test_every_page_in_the_navigation_opens_without_errors(
     app_server_process: StreamlitServer, page: Any
 ) -> None:
     open_app(page, app_server_process.url)
     assert_no_app_errors(page, app_server_process)
     pages = navigation(page)
-    assert len(pages) >= 2, f"expected the app's pages in the navigation, found {pages}"
+    assert [link.title for link in pages] == APP_NAVIGATION
 
     # Every page in turn, then back to the first, so each one is reached by a click.
     for index in [*range(1, len(pages)), 0]:
-        title, href = pages[index]
-        link = page.locator(NAV_LINKS).nth(index)
         with expect_rerun(page):
-            link.click()
+            page.locator(NAV_LINKS).nth(index).click()
         # Compare paths: a page may put its settings into the query string.
-        assert urlsplit(page.url).path == urlsplit(href).path, f"{title!r} led to {page.url}"
-        assert link.get_attribute("aria-current") == "page"
+        href = pages[index].href
+        assert urlsplit(page.url).path == urlsplit(href).path, f"{href} led to {page.url}"
+        assert [link.current for link in navigation(page)] == [i == index for i in range(2)]
         assert page.locator('[data-testid="stMain"] [data-testid="stElementContainer"]').count()
         assert_no_app_errors(page, app_server_process)
 
     assert offsite_requests(page) == []
 
 
-@pytest.mark.browser
+@pytest.mark.ray
 def test_every_page_opens_from_a_direct_link_without_errors(
     app_server_process: StreamlitServer, page: Any
 ) -> None:
     open_app(page, app_server_process.url)
-    for index, (title, href) in enumerate(navigation(page)):
+    for index, link in enumerate(navigation(page)):
         page.goto("about:blank")
-        open_app(page, href)
-        current = page.locator(NAV_LINKS).nth(index)
-        assert current.get_attribute("aria-current") == "page", f"{href} did not open {title!r}"
+        open_app(page, link.href)
+        current = [other.current for other in navigation(page)]
+        assert current == [i == index for i in range(2)], f"{link.href} did not open {link.title}"
         assert_no_app_errors(page, app_server_process)
 
 
-@pytest.mark.browser
-def test_a_direct_link_is_the_first_visit_of_a_fresh_server(
+@pytest.mark.ray
+def test_a_direct_link_on_a_fresh_server_opens_its_page_through_app_py(
     streamlit_server: Callable[..., StreamlitServer], page: Any
 ) -> None:
-    """Before app.py has ever run, Streamlit would run pages/mnist.py alone (its pages/ folder
-    mode): file names as navigation, no page config. The pages route through app.py instead."""
+    """Before app.py has ever run, Streamlit runs pages/mnist.py alone (its pages/ folder mode):
+    file names as navigation, no page config. The page hands the link to app.py, which routes it."""
     server = streamlit_server()
     open_app(page, f"{server.url}/mnist")
-    titles = [title for title, _ in navigation(page)]  # icon names come first: "route Traj…"
-    assert len(titles) == 2, titles
-    assert titles[0].endswith("Trajectory explorer") and titles[1].endswith("Live MNIST")
-    assert page.locator(NAV_LINKS).nth(1).get_attribute("aria-current") == "page"
+    pages = navigation(page)
+    assert [link.title for link in pages] == APP_NAVIGATION
+    assert [link.current for link in pages] == [False, True]
+    assert page.title() == "optviz: optimizers, visualized"  # app.py's page config
     assert_no_app_errors(page, server)
+
+
+@pytest.mark.ray
+@pytest.mark.xfail(
+    strict=True,
+    reason="Streamlit 1.67 starts a server whose main script has a pages/ folder beside it in "
+    "pages-folder mode, before any script runs, and shows that mode's navigation first",
+)
+def test_a_direct_link_on_a_fresh_server_shows_only_the_apps_navigation(
+    streamlit_server: Callable[..., StreamlitServer], page: Any
+) -> None:
+    server = streamlit_server()
+    open_app(page, f"{server.url}/mnist")
+    assert navigations_shown(page) == [APP_NAVIGATION]

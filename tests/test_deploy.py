@@ -271,9 +271,9 @@ def test_app_run_as_the_image_runs_it_sends_no_usage_statistics(
     image_server: StreamlitServer, page: Any
 ) -> None:
     # The image's command does not pass --browser.gatherUsageStats: only config.toml turns it off,
-    # and with it on the page fetches Streamlit's metrics configuration from the internet.
+    # and with it on the page fetches Streamlit's metrics configuration from the internet, as
+    # soon as the first run's new session message is handled, before that run is shown.
     open_app(page, image_server.url)
-    page.wait_for_timeout(1500)
     assert offsite_requests(page) == []
 
 

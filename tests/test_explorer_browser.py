@@ -72,7 +72,7 @@ def test_play_animates_the_race_in_the_browser(
 def test_moving_a_slider_changes_the_chart(app_server_process: StreamlitServer, page: Any) -> None:
     open_app(page, app_server_process.url)
     before = path_lengths(plotly_data(page, 0))
-    value = move_slider(page, "Steps", 5)
+    value = move_slider(page, "Steps", 2)
     assert value != "300"
     after = path_lengths(plotly_data(page, 0))
     assert after != before and len(after) >= 3

@@ -46,9 +46,10 @@ def write_mnist_dir(directory: Path, data: Mnist, *, gz: bool = True) -> Path:
 
 
 def wait_until(predicate: Callable[[], object], timeout: float = 60.0) -> object:
-    """Poll until ``predicate()`` is truthy and return it; fail after ``timeout`` seconds.
+    """Poll until ``predicate()`` is truthy and return that value; fail after ``timeout`` s.
 
-    The timeout is a bound for a hung test, not a speed assertion.
+    The timeout is a bound for a hung test, not a speed assertion. Use the returned value rather
+    than reading the state again: it may have moved on since the predicate saw it.
     """
     deadline = time.monotonic() + timeout
     while True:

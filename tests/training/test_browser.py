@@ -3,25 +3,34 @@ appears and grows while the runs train."""
 
 from __future__ import annotations
 
-import time
+from pathlib import Path
 from typing import Any
 
-from conftest import StreamlitServer, assert_no_app_errors, expect_rerun, open_app, plotly_data
+import pytest
+from conftest import StreamlitServer, assert_no_app_errors, expect_rerun, open_app
+
+from optviz.training.store import RunStore
+from training.support import wait_until
+
+pytestmark = pytest.mark.ray
+
+# Points drawn in the first chart (the training loss), counted in plotly.js's `_fullData`, as [n]
+# when n is above `moreThan` (no chart, or one not drawn yet, counts 0); else false, to wait on.
+_LOSS_POINTS_JS = """
+(moreThan) => {
+  const gd = document.querySelector(".js-plotly-plot");
+  if (!gd || gd._fullData === undefined) return moreThan < 0 ? [0] : false;
+  const count = gd._fullData.reduce((sum, trace) => sum + (trace.x ? trace.x.length : 0), 0);
+  return count > moreThan ? [count] : false;
+}
+"""
 
 
-def loss_points(page: Any) -> int:
-    """Points drawn in the first chart (the training loss), counted in ``gd._fullData``."""
-    if page.locator(".js-plotly-plot").count() == 0:
-        return 0
-    return sum(len(trace.get("x") or []) for trace in plotly_data(page, 0))
-
-
-def wait_for_points(page: Any, more_than: int, timeout: float = 180.0) -> int:
-    deadline = time.monotonic() + timeout
-    while (count := loss_points(page)) <= more_than:
-        assert time.monotonic() < deadline, f"the loss curve stayed at {count} points"
-        page.wait_for_timeout(250)
-    return count
+def loss_points(page: Any, more_than: int = -1, timeout: float = 180.0) -> int:
+    """Wait until the loss chart has more than `more_than` points and return how many it has
+    (with the default, return at once: 0 when no chart is drawn)."""
+    handle = page.wait_for_function(_LOSS_POINTS_JS, arg=more_than, timeout=timeout * 1000)
+    return int(handle.json_value()[0])
 
 
 def test_pressing_start_draws_a_loss_curve_that_grows_while_training(
@@ -34,10 +43,13 @@ def test_pressing_start_draws_a_loss_curve_that_grows_while_training(
 
     with expect_rerun(page):
         page.get_by_role("button", name="Start", exact=True).click()
-    first = wait_for_points(page, 0)
-    second = wait_for_points(page, first)
+    first = loss_points(page, more_than=0)
+    second = loss_points(page, more_than=first)
     assert second > first > 0
     assert_no_app_errors(page, app_server_process)
 
-    with expect_rerun(page):  # leave the session's server idle for the other tests
-        page.get_by_role("button", name="Cancel groups").click()
+    # Leave the session's server idle for the other tests: cancel, and wait until the store says
+    # the run stopped (the live view's timer reruns the page until then).
+    page.get_by_role("button", name="Cancel groups").click()
+    store = RunStore(Path(app_server_process.env["OPTVIZ_DB"]))
+    wait_until(lambda: not any(run.active for run in store.runs()), timeout=60)

@@ -33,9 +33,9 @@ def status(store: RunStore, run_id: int) -> str:
 
 
 def finished(store: RunStore, run_id: int) -> str:
-    """The run's final status, once it has one."""
-    wait_until(lambda: status(store, run_id) not in ("queued", "running"))
-    return status(store, run_id)
+    """The run's final status, once it has one (the status the wait saw, not a second read)."""
+    final = wait_until(lambda: (now := status(store, run_id)) not in ("queued", "running") and now)
+    return str(final)
 
 
 def test_a_run_streams_metrics_while_it_trains_and_finishes_done(
@@ -49,10 +49,11 @@ def test_a_run_streams_metrics_while_it_trains_and_finishes_done(
     counts_while_running: set[int] = set()
 
     def done() -> bool:
-        run = store.run(run_id)
+        count = len(store.metrics([run_id]))  # read before the status: if that still says
+        run = store.run(run_id)  # running, these points all arrived while it trained
         assert run is not None
         if run.status == "running":
-            counts_while_running.add(len(store.metrics([run_id])))
+            counts_while_running.add(count)
         return not run.active
 
     wait_until(done, timeout=120)
@@ -131,8 +132,8 @@ def test_a_killed_worker_fails_its_run_and_the_next_run_still_succeeds(
     collector = make_collector()
     store = collector.store
     (victim,) = submit(collector, small_mnist, LONG)
-    wait_until(lambda: store.run(victim).iteration > 0)  # type: ignore[union-attr]
-    pid = store.run(victim).pid  # type: ignore[union-attr]
+    training = wait_until(lambda: (run := store.run(victim)) and run.iteration > 0 and run)
+    pid = training.pid  # type: ignore[union-attr]
     assert pid and pid != os.getpid()
 
     os.kill(pid, signal.SIGKILL)
@@ -182,4 +183,5 @@ def test_warm_up_prepares_one_worker_per_concurrent_run(
     wait_until(lambda: collector.warm_workers == 2)
     first, second = submit(collector, small_mnist, QUICK, QUICK)
     assert {finished(collector.store, i) for i in (first, second)} == {"done"}
-    assert collector.warm_workers == 2  # handed back after the runs
+    # The collector records a run as done, then hands its worker back: wait for the hand-back.
+    wait_until(lambda: collector.warm_workers == 2)

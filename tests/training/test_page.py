@@ -108,8 +108,8 @@ def test_start_queues_one_run_per_optimizer_and_they_train_to_done(db: Path) -> 
         ("adam", 1, 1_000),
         ("sgd", 1, 1_000),
     ]
-    wait_until(lambda: not any(r.active for r in store.runs()), timeout=120)
-    assert {r.status for r in store.runs()} == {"done"}
+    ended = wait_until(lambda: (now := store.runs()) and not any(r.active for r in now) and now)
+    assert {r.status for r in ended} == {"done"}  # type: ignore[attr-defined]
 
     app.run()
     table = app.dataframe[0].value
