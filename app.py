@@ -1,25 +1,34 @@
-"""optviz: the app's entry point. Sets the page config once and routes to the pages."""
+"""optviz's entry point: ``streamlit run app.py`` serves the ``st.App`` below.
+
+The app's script is ``pages/navigation.py`` (page config and the ``st.navigation`` router), kept
+in ``pages/`` so that no ``pages/`` folder sits beside it: Streamlit puts a main script with a
+``pages/`` folder beside it into its older pages-folder mode until the script has run once, so a
+direct link to a page on a fresh server would first show a navigation of file names.
+
+``lifespan`` runs once per server, before any page is opened and after the last: at start-up it
+marks failed the runs a crashed app left "running" and kills its Ray's leftovers; at shutdown it
+fails this app's live runs and stops its local Ray.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import streamlit as st
 
 from optviz.training.lifecycle import recover_previous_app
 
-st.set_page_config(page_title="optviz: optimizers, visualized", page_icon="🧭", layout="wide")
+
+@asynccontextmanager
+async def lifespan(_: st.App) -> AsyncIterator[None]:
+    await asyncio.to_thread(recover_previous_app)
+    yield
+    cluster = sys.modules.get("optviz.training.cluster")  # imported (with Ray) by Live MNIST only
+    if cluster is not None:
+        await asyncio.to_thread(cluster.shutdown)
 
 
-@st.cache_resource(show_spinner=False)
-def recovered_from_previous_app() -> int:
-    """Once per app process, whichever page opens first: runs a crashed app left "running" are
-    marked failed and its Ray's leftover processes killed (not only once Live MNIST opens)."""
-    return recover_previous_app()
-
-
-recovered_from_previous_app()
-
-pages = [
-    st.Page(
-        "pages/explorer.py", title="Trajectory explorer", icon=":material/route:", default=True
-    ),
-    st.Page("pages/mnist.py", title="Live MNIST", icon=":material/model_training:"),
-]
-st.navigation(pages).run()
+app = st.App("pages/navigation.py", lifespan=lifespan)

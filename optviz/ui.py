@@ -52,18 +52,3 @@ def hyperparameter_inputs(spec: OptimizerSpec, *, key_prefix: str) -> dict[str, 
                 help=hp.help,
             )
     return values
-
-
-def route_through_app() -> None:
-    """Call first in every page: a direct link on a fresh server still goes through ``app.py``.
-
-    Streamlit learns that an app routes with ``st.navigation`` only once ``app.py`` has run. Until
-    then a first visit to, say, ``/mnist`` runs ``pages/mnist.py`` by itself, in Streamlit's older
-    "pages/ folder" mode: no page config, a navigation of file names. This turns that mode off
-    and reruns, so ``app.py`` routes the link. (Streamlit keeps the mode in ``PagesManager``.)
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()

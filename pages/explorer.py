@@ -14,7 +14,6 @@ from optviz.surfaces import MAX_NOISE, SURFACES, Surface, parse_surface
 from optviz.trajectories import Trajectories, simulate
 from optviz.ui import (
     hyperparameter_inputs,
-    route_through_app,
     set_hyperparameters,
     widget_key,
 )
@@ -165,7 +164,6 @@ def load_link() -> None:
     state[key("loaded")] = True
 
 
-route_through_app()
 if key("loaded") not in st.session_state:
     load_link()
 state = st.session_state

@@ -32,7 +32,6 @@ DEFAULT_OPTIMIZERS = ["sgd", "momentum", "adagrad", "adam"]
 REFRESH_S = 1.0
 HP_PREFIX = "mnist_hp"  # widget keys: mnist_hp_<optimizer>_<name>
 
-ui.route_through_app()
 st.title("Live MNIST")
 st.markdown(
     "The same optimizer classes as the explorer train real networks on the real MNIST digits: "

@@ -78,8 +78,8 @@ def test_every_page_opens_from_a_direct_link_without_errors(
 def test_a_direct_link_on_a_fresh_server_opens_its_page_through_app_py(
     streamlit_server: Callable[..., StreamlitServer], page: Any
 ) -> None:
-    """Before app.py has ever run, Streamlit runs pages/mnist.py alone (its pages/ folder mode):
-    file names as navigation, no page config. The page hands the link to app.py, which routes it."""
+    """The first visit of a fresh server is a link to a page: app.py's router opens it, with the
+    app's page config."""
     server = streamlit_server()
     open_app(page, f"{server.url}/mnist")
     pages = navigation(page)
@@ -90,11 +90,6 @@ def test_a_direct_link_on_a_fresh_server_opens_its_page_through_app_py(
 
 
 @pytest.mark.ray
-@pytest.mark.xfail(
-    strict=True,
-    reason="Streamlit 1.67 starts a server whose main script has a pages/ folder beside it in "
-    "pages-folder mode, before any script runs, and shows that mode's navigation first",
-)
 def test_a_direct_link_on_a_fresh_server_shows_only_the_apps_navigation(
     streamlit_server: Callable[..., StreamlitServer], page: Any
 ) -> None:

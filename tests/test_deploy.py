@@ -403,10 +403,12 @@ def in_build_context(path: str) -> bool:
 
 
 def test_build_context_holds_what_the_image_runs_and_no_secrets_or_state() -> None:
-    pages = re.findall(r"st\.Page\(\s*[\"']([^\"']+)[\"']", (REPO_ROOT / "app.py").read_text())
-    assert pages, "app.py routes to no st.Page"
+    router = (REPO_ROOT / "pages" / "navigation.py").read_text()
+    pages = [f"pages/{path}" for path in re.findall(r"st\.Page\(\s*[\"']([^\"']+)[\"']", router)]
+    assert pages, "the router routes to no st.Page"
     needed = [
         "app.py",
+        "pages/navigation.py",
         *pages,
         "optviz/__init__.py",
         "requirements.txt",

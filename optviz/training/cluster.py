@@ -651,7 +651,7 @@ def close_collectors() -> None:
         _collectors.clear()
 
 
-def _shutdown() -> None:
+def shutdown() -> None:
     """At exit: fail the live runs, then end this app's local Ray.
 
     Its processes are killed first (``reap_own``: the raylet's agents are not Ray's to stop and
@@ -666,7 +666,7 @@ def _shutdown() -> None:
 def _register_shutdown() -> None:
     global _shutdown_registered
     if not _shutdown_registered:
-        atexit.register(_shutdown)
+        atexit.register(shutdown)
         _shutdown_registered = True
 
 

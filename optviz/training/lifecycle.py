@@ -6,7 +6,7 @@ of that Ray (GCS, raylet, workers, the agents) keeps log files open in that dire
 how they are found again: not by environment (Ray's agents overwrite theirs with their process
 title) and not by parent (they are re-parented once the raylet dies). So:
 
-- ``recover_previous_app`` (once per app process, on the first script run of any page): runs the
+- ``recover_previous_app`` (once per app process, as it starts: ``app.py``'s lifespan): runs the
   store still shows ``queued``/``running`` are marked failed, since their workers belonged to a
   previous app, and processes of a Ray whose owner is dead are killed. A SIGKILLed app cannot
   clean up after itself, and Ray's agents then linger for about a minute trying to report to a

@@ -1,0 +1,11 @@
+"""The app's script (see ``app.py``): sets the page config once and routes to the pages."""
+
+import streamlit as st
+
+st.set_page_config(page_title="optviz: optimizers, visualized", page_icon="🧭", layout="wide")
+
+pages = [
+    st.Page("explorer.py", title="Trajectory explorer", icon=":material/route:", default=True),
+    st.Page("mnist.py", title="Live MNIST", icon=":material/model_training:"),
+]
+st.navigation(pages).run()
