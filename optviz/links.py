@@ -26,6 +26,7 @@ CUSTOM = "custom"  # the surface key of a user's formula
 MIN_STEPS, MAX_STEPS = 10, 2000  # the explorer's step slider (the engine allows more)
 MAX_SEED = 2**31 - 1
 VIEWS = ("overlay", "side")
+NAMED_UNKNOWNS = 5  # unknown parameters named in their one warning; the rest are counted
 DEFAULT_OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")
 
 
@@ -68,12 +69,14 @@ def to_query(state: ExplorerState) -> dict[str, str]:
 
 
 def from_query(params: Mapping[str, str]) -> tuple[ExplorerState, list[str]]:
-    """Read a query; returns the state and one warning per parameter that was ignored."""
+    """Read a query; returns the state and the warnings: one per known parameter that was
+    ignored, and one for all unknown parameters together (a link may carry hundreds)."""
     warnings: list[str] = []
     values: dict[str, Any] = {}
+    unknown_params: list[tuple[str, str]] = []  # (name, why)
 
     def reject(name: str, why: str) -> None:
-        warnings.append(f"Ignored link parameter `{name}`: {why}")
+        warnings.append(f"Ignored link parameter `{_shown(name)}`: {why}")
 
     for name, raw in params.items():
         try:
@@ -112,9 +115,21 @@ def from_query(params: Mapping[str, str]) -> tuple[ExplorerState, list[str]]:
                     key, hp_name, raw
                 )
             else:
-                raise ValueError("unknown parameter")
+                raise _Unknown("unknown parameter")
+        except _Unknown as error:
+            unknown_params.append((name, str(error)))
         except ValueError as error:
             reject(name, str(error))
+
+    if len(unknown_params) == 1:
+        reject(*unknown_params[0])
+    elif unknown_params:
+        names = ", ".join(f"`{_shown(name)}`" for name, _ in unknown_params[:NAMED_UNKNOWNS])
+        more = len(unknown_params) - NAMED_UNKNOWNS
+        warnings.append(
+            f"Ignored {len(unknown_params)} unknown link parameters: {names}"
+            + (f" and {more} more." if more > 0 else ".")
+        )
 
     if ("x0" in values) != ("y0" in values):
         reject("x0" if "x0" in values else "y0", "x0 and y0 go together")
@@ -126,6 +141,15 @@ def from_query(params: Mapping[str, str]) -> tuple[ExplorerState, list[str]]:
         reject("surface", "a custom surface needs a formula")
         values.pop("surface")
     return ExplorerState(**values), warnings
+
+
+class _Unknown(ValueError):
+    """The parameter is not one the explorer knows (not merely a bad value)."""
+
+
+def _shown(name: str) -> str:
+    """A parameter's name as a warning shows it: a link's names can be any length."""
+    return name if len(name) <= 40 else name[:39] + "…"
 
 
 def _finite(raw: str) -> float:
@@ -149,11 +173,11 @@ def _integer(raw: str, low: int, high: int) -> int:
 
 def _hparam(key: str, name: str, raw: str) -> float | bool:
     if key not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {key!r}")
+        raise _Unknown(f"unknown optimizer {key!r}")
     spec = OPTIMIZERS[key]
     hp = next((hp for hp in spec.hyperparams if hp.name == name), None)
     if hp is None:
-        raise ValueError(f"{spec.label} has no hyperparameter {name!r}")
+        raise _Unknown(f"{spec.label} has no hyperparameter {name!r}")
     if hp.scale == "bool":
         if raw.lower() not in ("true", "false"):
             raise ValueError("must be true or false")

@@ -144,6 +144,19 @@ class Trajectories:
     def steps(self) -> int:
         return self.paths.shape[2] - 1
 
+    @property
+    def nbytes(self) -> int:
+        """The bytes this result holds once the views ask for everything derived from it
+        (losses, gradients, updates, every state in its optimizers' specs): what a cache should
+        count it as, since those arrays appear after the result is stored."""
+        K, B, T = (*self.diverged_at.shape, self.steps)
+        per_step = B * T * 2 * 8  # one (B, T, 2) float64 series of a run
+        states = sum(len(OPTIMIZERS[key].state) for key, _ in self.runs if key in OPTIMIZERS)
+        recorded = self.paths.nbytes + self.diverged_at.nbytes
+        recorded += 0 if self.noise is None else self.noise.nbytes
+        derived = K * B * (T + 1) * 8 + 2 * K * per_step + states * per_step  # losses, g, Δ, state
+        return recorded + derived
+
     def hyperparameters(self, k: int) -> dict[str, Any]:
         """Run k's hyperparameters with the registry defaults filled in."""
         key, hparams = self.runs[k]

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from optviz import analyses, export, figures, links, presets
+from optviz.cache import byte_lru_cache
 from optviz.optim import OPTIMIZERS
 from optviz.surfaces import MAX_NOISE, SURFACES, Surface, parse_surface
 from optviz.trajectories import Trajectories, simulate
@@ -24,17 +25,21 @@ SURFACE_CHOICES = [*SURFACES, links.CUSTOM]
 # serialises on every new view; 40 keep a slider move within its time budget and still play
 # smoothly (paths are drawn at every step; frames only set how far they have grown).
 RACE_FRAMES = 40
+# Byte budgets of the shared caches: a race is counted with the arrays its views derive
+# (Trajectories.nbytes: ≈ 0.1 MB for 4 optimizers × 300 steps, ≈ 1.4 MB for 8 × 2000).
+RACE_BYTES = 96 * 1024**2
+SURFACE_BYTES = 16 * 1024  # a parsed formula's closures, counted generously
 
 
 # --- cached computation (shared by every session; inputs are plain values) --------------------
 
 
-@st.cache_resource(max_entries=32, show_spinner=False)
+@byte_lru_cache(max_bytes=64 * SURFACE_BYTES, nbytes=lambda surface: SURFACE_BYTES)
 def load_surface(key: str, formula: str) -> Surface:
     return parse_surface(formula) if key == links.CUSTOM else SURFACES[key]
 
 
-@st.cache_resource(max_entries=64, show_spinner="Racing the optimizers…")
+@byte_lru_cache(max_bytes=RACE_BYTES, nbytes=lambda result: result.nbytes)
 def race(
     key: str, formula: str, sigma: float, runs: tuple, start: tuple, steps: int, seed: int
 ) -> Trajectories:
@@ -42,7 +47,7 @@ def race(
     return simulate(surface, [(k, dict(h)) for k, h in runs], start, steps, seed=seed)
 
 
-@st.cache_resource(max_entries=64, show_spinner="Tuning α by grid search…")
+@byte_lru_cache(max_bytes=256 * 1024, nbytes=lambda rates: 1024)  # ≤ 8 floats each
 def tuned_rates(key: str, formula: str, sigma: float, keys: tuple, start: tuple, steps: int):
     surface = load_surface(key, formula).with_noise(sigma)
     return presets.tune_learning_rates(surface, keys, start, steps)
@@ -100,7 +105,8 @@ def apply_tuned_preset(only_new: bool = False) -> None:
             return
     start = (state[key("x0")], state[key("y0")])
     sigma = state.get(key("sigma"), surface.noise)
-    best = tuned_rates(surface_key, formula, sigma, keys, start, state[key("steps")])
+    with st.spinner("Tuning α by grid search…"):
+        best = tuned_rates(surface_key, formula, sigma, keys, start, state[key("steps")])
     for opt_key, lr in best.items():
         set_hyperparameters(OPTIMIZERS[opt_key], {"lr": lr}, key_prefix=PREFIX)
 
@@ -275,7 +281,8 @@ if not chosen:
 
 runs = tuple((k, tuple(sorted(hparams[k].items()))) for k in chosen)
 race_args = (state[key("surface")], state[key("good_formula")], sigma, runs, (x0, y0), steps, seed)
-result = race(*race_args)
+with st.spinner("Racing the optimizers…"):
+    result = race(*race_args)
 
 st.subheader(f"{surface.label}")
 st.latex(surface.latex)

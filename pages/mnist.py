@@ -26,10 +26,14 @@ from optviz.training.config import (
 )
 from optviz.training.data import DataUnavailable, Mnist, load_mnist
 from optviz.training.models import MODELS
+from optviz.training.points import PointCache
 from optviz.training.store import Run, RunStore
 
 DEFAULT_OPTIMIZERS = ["sgd", "momentum", "adagrad", "adam"]
 REFRESH_S = 1.0
+MAX_DRAWN = 1_000  # points per curve: a long run is drawn as means of consecutive points
+MAX_GROUPS = 6
+GROUP_POLL_S = 0.5  # a new group from another tab shows here within this plus one rerun
 HP_PREFIX = "mnist_hp"  # widget keys: mnist_hp_<optimizer>_<name>
 
 st.title("Live MNIST")
@@ -192,8 +196,15 @@ if st.button(
 # --- what is running and what ran -----------------------------------------------------------
 st.subheader("Runs")
 groups = {group.id: group for group in store.groups()}
+newest = max(groups, default=0)
 if "mnist_groups" not in st.session_state:
     st.session_state["mnist_groups"] = list(groups)[:1]
+elif newest > st.session_state.get("mnist_newest_group", newest):
+    # Groups started since this tab last looked (by this tab or another one) join the view.
+    started = [g for g in groups if g > st.session_state["mnist_newest_group"]]
+    shown = list(dict.fromkeys([*started, *st.session_state["mnist_groups"]]))
+    st.session_state["mnist_groups"] = shown[:MAX_GROUPS]
+st.session_state["mnist_newest_group"] = newest
 st.session_state["mnist_groups"] = [g for g in st.session_state["mnist_groups"] if g in groups]
 selected = st.multiselect(
     "Groups to show (pick several to compare)",
@@ -202,8 +213,23 @@ selected = st.multiselect(
         f"#{g} · {datetime.fromtimestamp(groups[g].created_at):%H:%M:%S} · {groups[g].description}"
     ),
     key="mnist_groups",
-    max_selections=6,
+    max_selections=MAX_GROUPS,
 )
+
+
+@st.cache_resource(show_spinner=False)
+def point_cache(path: str) -> PointCache:
+    """The points read so far, shared by every tab of this app process (one per store file)."""
+    return PointCache(store)
+
+
+@st.fragment(run_every=GROUP_POLL_S)
+def watch_for_new_groups() -> None:
+    """Always on, whether or not this tab has runs in training: another tab's Start makes a new
+    group, and this tab reruns to show it (its selection and timer live in this session)."""
+    latest = store.groups(limit=1)
+    if latest and latest[0].id > st.session_state.get("mnist_newest_group", 0):
+        st.rerun()
 
 
 def run_table(runs: list[Run]) -> pd.DataFrame:
@@ -264,10 +290,14 @@ def live_view(group_ids: tuple[int, ...]) -> None:
     accuracy_x = st.radio(
         "Accuracy against", ["epoch", "iteration"], horizontal=True, key="mnist_accuracy_x"
     )
-    points = store.metrics([r.id for r in runs])
-    loss_curves = figures.curves_from_records(runs, points, kind="train", x="iteration", y="loss")
-    accuracy_curves = figures.curves_from_records(
-        runs, points, kind="test", x=accuracy_x, y="accuracy"
+    # Only the points written since the last redraw are read, and each curve is drawn with at
+    # most MAX_DRAWN points, so a redraw costs the same at the first minute and the hundredth.
+    points = point_cache(str(store.path)).read([r.id for r in runs])
+    loss_curves = figures.curves_from_series(
+        runs, {i: p.loss() for i, p in points.items()}, max_points=MAX_DRAWN
+    )
+    accuracy_curves = figures.curves_from_series(
+        runs, {i: p.accuracy(accuracy_x) for i, p in points.items()}, max_points=MAX_DRAWN
     )
     left, right = st.columns(2)
     left.plotly_chart(figures.loss_figure(loss_curves, smoothing=smoothing), key="mnist_loss")
@@ -285,3 +315,4 @@ def live_view(group_ids: tuple[int, ...]) -> None:
 is_live = bool(selected) and any(r.active for r in store.runs(group_ids=selected))
 st.session_state["mnist_live"] = is_live
 st.fragment(run_every=REFRESH_S if is_live else None)(live_view)(tuple(selected))
+watch_for_new_groups()

@@ -110,6 +110,15 @@ def test_bad_link_parameters_give_warnings_not_exceptions(query):
     assert race_spec(at)["data"][0]["type"] == "contour"
 
 
+def test_a_link_with_hundreds_of_unknown_parameters_shows_one_warning():
+    at = run_page({f"ref{i}": "x" for i in range(300)} | {"steps": "120"})
+    assert_healthy(at)
+    assert [w.value for w in at.warning] == [
+        "Ignored 300 unknown link parameters: `ref0`, `ref1`, `ref2`, `ref3`, `ref4` and 295 more."
+    ]
+    assert at.slider(key="explorer_steps").value == 120
+
+
 def test_a_link_reproduces_the_view():
     query = {"surface": "beale", "steps": "120", "opt": "sgd,adam", "adam.lr": "0.05", "seed": "3"}
     at = run_page(query)

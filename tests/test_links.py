@@ -86,3 +86,21 @@ def test_a_start_needs_both_coordinates():
 def test_a_custom_surface_needs_a_formula():
     parsed, warnings = from_query({"surface": "custom"})
     assert parsed.surface == "rosenbrock" and "needs a formula" in warnings[0]
+
+
+def test_many_unknown_parameters_share_one_warning_that_counts_them():
+    query = {f"utm_{i}": "x" for i in range(300)} | {"adam.foo": "1", "steps": "400"}
+    parsed, warnings = from_query(query)
+    assert parsed.steps == 400
+    assert warnings == [
+        "Ignored 301 unknown link parameters: `utm_0`, `utm_1`, `utm_2`, `utm_3`, `utm_4` "
+        "and 296 more."
+    ]
+
+
+def test_a_bad_value_keeps_its_own_warning_beside_the_unknown_parameters():
+    _, warnings = from_query({"seed": "abc", "a": "1", "b": "2"})
+    assert warnings == [
+        "Ignored link parameter `seed`: 'abc' is not a whole number",
+        "Ignored 2 unknown link parameters: `a`, `b`.",
+    ]

@@ -9,7 +9,6 @@ never touches: the surface stays in view while the paths race.
 from __future__ import annotations
 
 import base64
-import functools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -18,6 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
+from optviz.cache import array_bytes, byte_lru_cache
 from optviz.figures.labels import divergence_note, last_good, run_color, run_dash, run_names
 from optviz.figures.layout import OUTLINE, base_layout, format_f
 from optviz.figures.transport import f32, png
@@ -115,7 +115,10 @@ def backdrop(z: np.ndarray, z_min: float, z_max: float) -> str:
     return "data:image/png;base64," + base64.b64encode(png(image)).decode("ascii")
 
 
-@functools.lru_cache(maxsize=32)
+@byte_lru_cache(
+    max_bytes=48 * 1024**2,  # ≈ 0.4 MB a surface at the race's grid
+    nbytes=lambda layers: array_bytes(layers) + len(layers[4]),  # the arrays and the PNG text
+)
 def surface_layers(
     surface: Surface, grid: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, ZScale, str]:

@@ -7,7 +7,7 @@ Non-finite points never reach a figure: a diverged curve ends at its last finite
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -31,6 +31,7 @@ class Curve:
     y: np.ndarray  # (P,)
     dash: str = "solid"
     diverged: bool = False
+    stride: int = 1  # recorded points per drawn point (see ``thin``)
 
 
 def ema(values: np.ndarray, weight: float) -> np.ndarray:
@@ -44,6 +45,26 @@ def ema(values: np.ndarray, weight: float) -> np.ndarray:
         average = weight * average + (1.0 - weight) * value
         out[t - 1] = average / (1.0 - weight**t)
     return out
+
+
+def thin(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """At most ``max_points`` points: the means of runs of ``stride`` consecutive points.
+
+    A long run's curve is drawn at a bounded cost (the page redraws every second) and keeps its
+    shape: a mean, unlike every k-th point, lets no spike of the noisy minibatch loss decide the
+    line. Returns the thinned x, y and the stride (1: unchanged). Non-finite points are dropped
+    first, so a diverged run still ends at its last finite point.
+    """
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    stride = -(-len(x) // max_points) if max_points > 0 else 1
+    if stride <= 1:
+        return x, y, 1
+    whole = len(x) // stride * stride
+    bins = [a[:whole].reshape(-1, stride).mean(axis=1) for a in (x, y)]
+    if whole < len(x):  # the newest points, which the last bin would otherwise drop
+        bins = [np.append(b, a[whole:].mean()) for b, a in zip(bins, (x, y), strict=True)]
+    return bins[0], bins[1], stride
 
 
 def _finite(curve: Curve) -> tuple[np.ndarray, np.ndarray]:
@@ -115,7 +136,7 @@ def loss_figure(
                     hoverinfo="skip",
                 )
             )
-            y = ema(y, smoothing)
+            y = ema(y, smoothing**curve.stride)  # the same smoothing per recorded point
         fig.add_trace(
             go.Scatter(x=x, y=y, mode="lines", line=line, name=curve.label, legendgroup=curve.label)
         )
@@ -178,25 +199,44 @@ def curves_from_records(
     Colour comes from the optimizer's registry entry; dash from the run's group, so two groups
     of the same optimizer stay apart when compared.
     """
-    runs = list(runs)
-    groups = dict.fromkeys(run.group_id for run in runs)
-    dash = {group: DASHES[i % len(DASHES)] for i, group in enumerate(groups)}
     xy: dict[int, list[tuple[float, float]]] = {}
     for point in points:
         if point.kind == kind:
             xy.setdefault(point.run_id, []).append((getattr(point, x), getattr(point, y)))
+    series = {}
+    for run_id, pairs in xy.items():
+        values = np.asarray(pairs, dtype=float).reshape(-1, 2)  # (P, 2)
+        series[run_id] = (values[:, 0], values[:, 1])
+    return curves_from_series(runs, series)
+
+
+def curves_from_series(
+    runs: Iterable[RunRecord],
+    series: Mapping[int, tuple[np.ndarray, np.ndarray]],
+    *,
+    max_points: int | None = None,
+) -> list[Curve]:
+    """One curve per run, in run order, from run id → (x, y); with ``max_points``, each curve
+    is ``thin``ned to at most that many points. Colours and dashes as ``curves_from_records``."""
+    runs = list(runs)
+    groups = dict.fromkeys(run.group_id for run in runs)
+    dash = {group: DASHES[i % len(DASHES)] for i, group in enumerate(groups)}
     curves = []
     for run in runs:
-        values = np.asarray(xy.get(run.id, []), dtype=float).reshape(-1, 2)  # (P, 2)
+        x, y = (np.asarray(a, dtype=float) for a in series.get(run.id, ([], [])))
+        stride = 1
+        if max_points is not None:
+            x, y, stride = thin(x, y, max_points)
         spec = OPTIMIZERS.get(run.optimizer)
         curves.append(
             Curve(
                 label=f"#{run.id} {run.label}",
                 color=spec.color if spec else FALLBACK_COLOR,
-                x=values[:, 0],
-                y=values[:, 1],
+                x=x,
+                y=y,
                 dash=dash[run.group_id],
                 diverged=run.status == "diverged",
+                stride=stride,
             )
         )
     return curves

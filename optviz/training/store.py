@@ -51,6 +51,10 @@ CSV_COLUMNS = (
     "accuracy", "samples_per_s", "elapsed_s",
 )  # fmt: skip
 FINISHED = ("done", "diverged", "failed", "cancelled")
+_METRIC_COLUMNS = (  # named, not *: a column added by a later schema must not break MetricRow
+    "run_id, kind, iteration, epoch, loss, accuracy, samples_per_s, elapsed_s, emitted_at, "
+    "stored_at"
+)
 
 # MIGRATIONS[n] takes a file from schema version n (``PRAGMA user_version``) to n + 1. The file
 # lives on a volume that outlives the code, so a released step is never edited: a schema change
@@ -162,6 +166,7 @@ class Run:
 
 @dataclass(frozen=True)
 class MetricRow:
+    id: int  # the point's row id: points written later have larger ids (see ``metrics_since``)
     run_id: int
     kind: str
     iteration: int
@@ -488,15 +493,33 @@ class RunStore:
         return _run(row) if row else None
 
     def metrics(self, run_ids: Sequence[int]) -> list[MetricRow]:
+        """Every point of the runs, run by run, each run's in the order written."""
+        return self.metrics_since(run_ids, 0)
+
+    def metrics_since(self, run_ids: Sequence[int], after_id: int) -> list[MetricRow]:
+        """The runs' points with an id above ``after_id``, run by run, in the order written.
+
+        A reader that keeps the largest id it has seen gets only what is new on its next call:
+        ids only grow (the collector is the one writer and never deletes a point), so no point
+        can appear later below an id already read. A read after ``after_id`` scans only the rows
+        written since, whatever the runs' length.
+        """
         if not run_ids:
             return []
         marks = ", ".join("?" * len(run_ids))
+        # From 0, the per-run index. After an id, walk the rows written since in id order and
+        # group them by run here: "+run_id" and ORDER BY rowid keep SQLite off the index, which
+        # would visit every point the runs ever wrote.
+        since = after_id > 0
+        order = "rowid" if since else "run_id, rowid"
         with self._transaction() as db:
             rows = db.execute(
-                f"SELECT * FROM metrics WHERE run_id IN ({marks}) ORDER BY run_id, rowid",
-                list(run_ids),
+                f"SELECT rowid AS id, {_METRIC_COLUMNS} FROM metrics "
+                f"WHERE {'+' if since else ''}run_id IN ({marks}) AND rowid > ? ORDER BY {order}",
+                [*run_ids, after_id],
             ).fetchall()
-        return [MetricRow(**dict(row)) for row in rows]
+        points = [MetricRow(**dict(row)) for row in rows]
+        return sorted(points, key=lambda point: point.run_id) if since else points
 
     def metrics_csv(self, group_ids: Sequence[int]) -> str:
         """Every metric point of the groups, one row each, with the run's optimizer and label."""

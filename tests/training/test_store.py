@@ -189,3 +189,28 @@ def test_metrics_download_as_csv_with_one_row_per_point(tmp_path: Path) -> None:
         ("train", "5", ""),
     ]
     assert rows[0]["optimizer"] == "adam" and rows[0]["group"] == str(group_id)
+
+
+def test_metrics_since_returns_only_the_points_written_after_an_id(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.db")
+    _, (first, second) = make_group(store)
+    _, (other, _) = make_group(store)
+    store.add_metrics(first, [Metric("train", i, 0.0, 2.0 - 0.1 * i) for i in (5, 10)])
+    store.add_metrics(second, [Metric("train", 5, 0.0, 1.9)])
+    seen = store.metrics_since([first, second], 0)
+    assert [(m.run_id, m.iteration) for m in seen] == [(first, 5), (first, 10), (second, 5)]
+    assert seen == store.metrics([first, second])
+    last = max(m.id for m in seen)
+    assert store.metrics_since([first, second], last) == []
+
+    store.add_metrics(second, [Metric("train", 10, 0.0, 1.7)])
+    store.add_metrics(other, [Metric("train", 5, 0.0, 1.0)])  # not asked for
+    store.add_metrics(first, [Metric("test", 10, 0.0, 1.5, accuracy=0.6)])
+    new = store.metrics_since([first, second], last)
+    assert [(m.run_id, m.kind, m.iteration) for m in new] == [
+        (first, "test", 10),
+        (second, "train", 10),
+    ]
+    assert min(m.id for m in new) > last
+    everything = {(m.run_id, m.kind, m.iteration) for m in store.metrics([first, second])}
+    assert everything == {(m.run_id, m.kind, m.iteration) for m in [*seen, *new]}

@@ -1,0 +1,377 @@
+"""The app under load, felt in the browser: several users on one server, as ratios and goals.
+
+Every part starts its own ``streamlit run app.py`` on loopback (the tests' ``start_streamlit``)
+and drives it from browser contexts of one headless Chromium (Playwright's async API).
+
+1. ``explorer``: slider key press → race redrawn (the tab's script run finished), p50 and p95,
+   for one user alone and for 8 users moving sliders at once. Each user has its own start point
+   and moves the Steps slider up, so every move is a new race. Goal: 8-user p95 ≤ 3 × 1-user p50.
+2. ``live``: Live MNIST, 4 tabs watching the same 4 MLP runs (a small training subset) for
+   ``--live-seconds``; each tab moves the loss-smoothing slider now and then, and the time to
+   the first script run that started after the key press is recorded. Goal: p95 ≤ 2 s.
+3. ``memory``: the server's RSS after 200 and 400 distinct explorer views (each a new browser
+   context on a URL with its own start x₀, closed afterwards). Goal: RSS(400) − RSS(200) ≤ 20 MB.
+   ``--profile`` runs that server under tracemalloc and prints the allocation sites that grew
+   most between the two counts (diagnosis; it slows the server down).
+
+Run: ``python benchmarks/bench_load.py [--parts explorer,live,memory] [--live-seconds 120]``;
+about 8 minutes for all three on two cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from conftest import (  # noqa: E402
+    _IDLE_JS,
+    _OBSERVER_JS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    VIEWPORT,
+    StreamlitServer,
+    start_streamlit,
+    streamlit_command,
+)
+from playwright.async_api import async_playwright  # noqa: E402
+
+USERS = 8
+MOVES = 8  # slider moves per user
+STEPS_LABEL = "Steps"
+SMOOTHING_LABEL = "Loss smoothing"
+LIVE_OPTIMIZERS = "sgd,momentum,adagrad,adam"
+# A run start time per script run: the live page redraws every second on its own, so a key
+# press is answered by the first run that started after it, not by the next one to finish.
+_RUNS_JS = """
+(() => {
+  if (window.__load) return;
+  const s = (window.__load = {starts: [], ends: []});
+  let running = false;
+  const look = () => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    const now = app && app.getAttribute("data-test-script-state") === "running";
+    if (now && !running) s.starts.push(performance.now());
+    if (!now && running) s.ends.push(performance.now());
+    running = now;
+  };
+  new MutationObserver(look).observe(document.documentElement, {
+    subtree: true, attributes: true, attributeFilter: ["data-test-script-state"],
+  });
+})();
+"""
+_ANSWERED_JS = """
+(t0) => {
+  const s = window.__load;
+  const i = s.starts.findIndex((t) => t >= t0);
+  return i >= 0 && s.ends.length > i && s.ends[i] >= s.starts[i] ? s.ends[i] - t0 : null;
+}
+"""
+_TRACED_SERVER = """
+import os, sys, threading, time, tracemalloc
+from pathlib import Path
+
+def dump():
+    folder = Path(os.environ["OPTVIZ_BENCH_TRACE_DIR"])
+    while True:
+        for request in sorted(folder.glob("*.request")):
+            tracemalloc.take_snapshot().dump(str(request.with_suffix(".snapshot")))
+            request.unlink()
+        time.sleep(0.2)
+
+tracemalloc.start(12)
+threading.Thread(target=dump, daemon=True).start()
+from streamlit.web import cli
+sys.argv = ["streamlit", *sys.argv[1:]]
+sys.exit(cli.main())
+"""
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def figures(name: str, samples: list[float]) -> tuple[float, float]:
+    p50, p95 = percentile(samples, 0.5), percentile(samples, 0.95)
+    print(
+        f"{name}: p50 {p50 * 1e3:.0f} ms, p95 {p95 * 1e3:.0f} ms, max {max(samples) * 1e3:.0f} ms"
+        f" ({len(samples)} moves)"
+    )
+    return p50, p95
+
+
+def verdict(met: bool) -> str:
+    return "goal met" if met else "goal NOT met"
+
+
+def rss_mb(server: StreamlitServer) -> float:
+    for line in Path(f"/proc/{server.process.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+# ------------------------------------------------------------------------------- browser helpers
+
+
+async def open_tab(browser: Any, url: str) -> tuple[Any, Any]:
+    context = await browser.new_context(viewport=VIEWPORT)
+    page = await context.new_page()
+    page.set_default_timeout(120_000)
+    await page.add_init_script(_OBSERVER_JS)
+    await page.add_init_script(_RUNS_JS)
+    await page.goto(url)
+    await page.wait_for_selector('[data-testid="stApp"]')
+    await wait_idle(page)
+    return context, page
+
+
+async def wait_idle(page: Any, after: list | None = None, quiet_ms: float = 300) -> None:
+    doc, finished = after or (-1.0, -1)
+    await page.wait_for_function(_IDLE_JS, arg=[doc, finished, quiet_ms], polling=50)
+
+
+async def marker(page: Any) -> list:
+    return await page.evaluate("() => [window.__optviz.doc, window.__optviz.finished]")
+
+
+async def slider(page: Any, label: str) -> Any:
+    boxes = page.locator('[data-testid="stSlider"]').filter(has_text=label)
+    return boxes.first.locator('input[type="range"]').first
+
+
+async def press_and_time(page: Any, label: str, key: str) -> float:
+    """Press ``key`` on the slider labelled ``label``; seconds until the first script run that
+    started after the press has finished."""
+    thumb = await slider(page, label)
+    await thumb.focus()
+    t0 = await page.evaluate("() => performance.now()")
+    await page.keyboard.press(key)
+    handle = await page.wait_for_function(_ANSWERED_JS, arg=t0, polling=20, timeout=120_000)
+    return float(await handle.json_value()) / 1e3
+
+
+# ----------------------------------------------------------------------------------- the parts
+
+
+async def explorer_users(browser: Any, url: str, users: int, offset: int) -> list[float]:
+    tabs = await asyncio.gather(
+        *(
+            open_tab(browser, f"{url}/?x0={-1.9 + 0.01 * (offset + i):.3f}&y0=2&sgd.lr=0.001")
+            for i in range(users)
+        )
+    )
+
+    async def user(page: Any) -> list[float]:
+        times = []
+        for _ in range(MOVES):
+            times.append(await press_and_time(page, STEPS_LABEL, "ArrowRight"))
+            await wait_idle(page, quiet_ms=100)
+        return times
+
+    try:
+        results = await asyncio.gather(*(user(page) for _, page in tabs))
+    finally:
+        await asyncio.gather(*(context.close() for context, _ in tabs))
+    return [t for times in results for t in times]
+
+
+async def explorer_part(browser: Any) -> None:
+    server = start_streamlit()
+    try:
+        await explorer_users(browser, server.url, 1, 100)  # warm: imports, surface layers
+        alone = await explorer_users(browser, server.url, 1, 0)
+        crowd = await explorer_users(browser, server.url, USERS, 1)
+    finally:
+        server.stop()
+    p50_alone, _ = figures("explorer slider → race, 1 user", alone)
+    _, p95_crowd = figures(f"explorer slider → race, {USERS} users at once", crowd)
+    ratio = p95_crowd / p50_alone
+    print(
+        f"  {USERS}-user p95 / 1-user p50 = {ratio:.2f} (goal ≤ 3): {verdict(ratio <= 3)}",
+        flush=True,
+    )
+
+
+async def live_part(browser: Any, seconds: float) -> None:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from training.support import write_mnist_dir
+
+    from optviz.training.data import Mnist, load_mnist
+
+    scratch = Path(tempfile.mkdtemp(prefix="optviz-bench-load-"))
+    full = load_mnist(scratch / "none", download=False)
+    small = Mnist(
+        full.train_images[:2000],
+        full.train_labels[:2000],
+        full.test_images[:500],
+        full.test_labels[:500],
+        source="first digits of MNIST",
+    )
+    data_dir = write_mnist_dir(scratch / "data", small)
+    env = {
+        "OPTVIZ_DB": str(scratch / "runs.db"),
+        "OPTVIZ_DATA_DIR": str(data_dir),
+        "OPTVIZ_MAX_CONCURRENT_RUNS": "4",
+    }
+    server = start_streamlit(env)
+    tabs: list[tuple[Any, Any]] = []
+    try:
+        path = f"{server.url}/mnist?model=mlp&optimizers={LIVE_OPTIMIZERS}"
+        tabs = [await open_tab(browser, path) for _ in range(4)]
+        first = tabs[0][1]
+        epochs = first.get_by_label("Epochs")
+        await epochs.fill("50")  # longer than the benchmark: the runs stay live throughout
+        await epochs.press("Enter")
+        await wait_idle(first)
+        subset = first.get_by_label("Training images")
+        await subset.fill("2000")
+        await subset.press("Enter")
+        await wait_idle(first)
+        mark = await marker(first)
+        await first.get_by_role("button", name="Start", exact=True).click()
+        await wait_idle(first, mark)
+        began = time.monotonic()
+        # Every tab shows the group's four runs before the clock starts.
+        for _, page in tabs:
+            await page.wait_for_function(
+                "() => document.querySelectorAll('[data-testid=\"stSlider\"]').length >= 2",
+                timeout=60_000,
+            )
+        deadline = time.monotonic() + seconds
+
+        async def watcher(page: Any, index: int) -> list[float]:
+            times = []
+            key = "ArrowRight"
+            await asyncio.sleep(0.7 * index)
+            while time.monotonic() < deadline:
+                times.append(await press_and_time(page, SMOOTHING_LABEL, key))
+                key = "ArrowLeft" if key == "ArrowRight" else "ArrowRight"
+                await asyncio.sleep(2.0)
+            return times
+
+        results = await asyncio.gather(*(watcher(page, i) for i, (_, page) in enumerate(tabs)))
+        points = await first.evaluate(
+            "() => [...document.querySelectorAll('.js-plotly-plot')].map((gd) =>"
+            " (gd._fullData || []).reduce((n, t) => n + (t.x ? t.x.length : 0), 0))"
+        )
+        print(
+            f"(live: {time.monotonic() - began:.0f} s watched; points drawn in the first tab's "
+            f"charts at the end: {points})"
+        )
+        mark = await marker(first)
+        await first.get_by_role("button", name="Cancel groups").click()
+        await wait_idle(first, mark)
+    finally:
+        for context, _ in tabs:
+            await context.close()
+        server.stop()
+    _, p95 = figures(
+        "Live MNIST, 4 tabs × 4 MLP runs, smoothing slider", [t for times in results for t in times]
+    )
+    print(f"  p95 = {p95:.2f} s (goal ≤ 2 s): {verdict(p95 <= 2.0)}", flush=True)
+
+
+async def memory_part(browser: Any, counts: list[int], profile: bool) -> None:
+    trace_dir = Path(tempfile.mkdtemp(prefix="optviz-bench-trace-"))
+    env: dict[str, str] = {}
+    command = streamlit_command
+    if profile:
+        env["OPTVIZ_BENCH_TRACE_DIR"] = str(trace_dir)
+
+        def command(port: int) -> list[str]:
+            return [sys.executable, "-c", _TRACED_SERVER, *streamlit_command(port)[3:]]
+
+    server = start_streamlit(env, command=command)
+    snapshots: dict[int, Path] = {}
+    rss: dict[int, float] = {}
+    try:
+
+        async def view(i: int) -> None:
+            x0 = -1.95 + 3.9 * ((i * 0.618034) % 1.0)  # spread over the window, never repeated
+            context, _ = await open_tab(browser, f"{server.url}/?x0={x0:.6f}&y0=2.5&sgd.lr=0.001")
+            await context.close()
+
+        async def views(begin: int, end: int, parallel: int = 3) -> None:
+            for first in range(begin, end, parallel):
+                await asyncio.gather(*(view(i) for i in range(first, min(end, first + parallel))))
+
+        done = 0
+        for count in [0, *counts]:
+            await views(done, count)
+            done = count
+            await asyncio.sleep(2.0)
+            rss[count] = rss_mb(server)
+            print(f"server RSS after {count} distinct explorer views: {rss[count]:.0f} MB")
+            if profile:
+                request = trace_dir / f"{count:05d}.request"
+                request.touch()
+                while request.exists():
+                    await asyncio.sleep(0.2)
+                snapshots[count] = request.with_suffix(".snapshot")
+    finally:
+        server.stop()
+    low, high = counts[-2], counts[-1]
+    growth = rss[high] - rss[low]
+    per_view = growth / (high - low) * 1024
+    print(
+        f"  RSS({high}) − RSS({low}) = {growth:.1f} MB ({per_view:.0f} kB a view; "
+        f"goal ≤ 20 MB): {verdict(growth <= 20)}",
+        flush=True,
+    )
+    if profile:
+        import tracemalloc
+
+        before = tracemalloc.Snapshot.load(str(snapshots[low]))
+        after = tracemalloc.Snapshot.load(str(snapshots[high]))
+        print(f"allocation sites that grew most between {low} and {high} views:")
+        for stat in after.compare_to(before, "traceback")[:12]:
+            print(f"  {stat.size_diff / 1e6:+.2f} MB in {stat.count_diff:+d} blocks")
+            for line in stat.traceback.format()[-8:]:
+                print("     ", line)
+
+
+async def main_async(parts: set[str], live_seconds: float, counts: list[int], profile: bool):
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            jobs: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+                ("explorer", lambda: explorer_part(browser)),
+                ("live", lambda: live_part(browser, live_seconds)),
+                ("memory", lambda: memory_part(browser, counts, profile)),
+            ]
+            for name, job in jobs:
+                if name in parts:
+                    began = time.monotonic()
+                    await job()
+                    print(f"({name}: {time.monotonic() - began:.0f} s)", flush=True)
+        finally:
+            await browser.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", default="explorer,live,memory")
+    parser.add_argument("--live-seconds", type=float, default=120.0)
+    parser.add_argument("--views", default="200,400", help="view counts to measure RSS after")
+    parser.add_argument("--profile", action="store_true", help="tracemalloc the memory server")
+    args = parser.parse_args()
+    os.environ.pop("RAY_ADDRESS", None)
+    counts = [int(n) for n in args.views.split(",")]
+    asyncio.run(main_async(set(args.parts.split(",")), args.live_seconds, counts, args.profile))
+
+
+if __name__ == "__main__":
+    main()
