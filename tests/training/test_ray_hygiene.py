@@ -268,9 +268,11 @@ def test_sigterm_of_the_app_ends_its_ray_within_10_s_and_the_app_after(
     sent = time.monotonic()
     left = still_alive(ray_pids, within=10)
     assert left == [], f"alive 10 s after SIGTERM: {left}\n{server.log()}"
-    # The app itself exits once `ray.shutdown` and the interpreter's teardown are done: a bound
-    # for a hang, not the 10 s above (see the report in the commit message).
-    assert server.process.wait(timeout=max(1.0, 30 - (time.monotonic() - sent))) == 0
+    # The app itself exits once its lifespan has shut Ray down: a bound for a hang, not the 10 s
+    # above. Its server (uvicorn) re-raises the SIGTERM it handled once it has shut down, so the
+    # process ends by that signal.
+    exit_code = server.process.wait(timeout=max(1.0, 30 - (time.monotonic() - sent)))
+    assert exit_code in (0, -signal.SIGTERM), server.log()
     assert still_alive(set(server.marked_pids()), within=5) == [], server.log()
 
 
