@@ -75,6 +75,8 @@ def assert_no_gaps(store: RunStore, run_id: int) -> list[int]:
 
 
 def finish_by_cancelling(store: RunStore, run_id: int) -> str:
+    """Cancel the run and return the final status the store records: "cancelled", or "done" when
+    a fast machine finished the run before the cancel reached it."""
     store.request_cancel(run_id)
     wait_until(lambda: not store.run(run_id).active, timeout=60)  # type: ignore[union-attr]
     return store.run(run_id).status  # type: ignore[union-attr]
@@ -149,7 +151,7 @@ def test_points_logged_while_the_store_is_locked_are_saved_after_it_is_released(
 
     wait_until(lambda: stored_iteration(store, run_id) > frozen + 50)
     wait_until(lambda: collector.state.error is None)  # the banner goes once a round succeeds
-    assert finish_by_cancelling(store, run_id) == "cancelled"
+    assert finish_by_cancelling(store, run_id) in ("cancelled", "done")
     assert_no_gaps(store, run_id)
     during = [p for p in store.metrics([run_id]) if locked_at < p.emitted_at < released_at]
     assert len(during) >= 5, "the worker kept training while the store was locked"
@@ -245,7 +247,7 @@ def test_a_history_file_deleted_mid_run_is_recreated_and_the_page_and_start_stil
         (new_run,) = [r for r in store.runs() if r.id != run_id]
         wait_until(lambda: store.run(new_run.id).status == "done")  # type: ignore[union-attr]
 
-        assert finish_by_cancelling(store, run_id) == "cancelled"
+        assert finish_by_cancelling(store, run_id) in ("cancelled", "done")
         iterations = sorted(p.iteration for p in store.metrics([run_id]) if p.kind == "train")
         assert iterations and iterations[-1] == stored_iteration(store, run_id)
     finally:
