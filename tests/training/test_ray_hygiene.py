@@ -133,8 +133,9 @@ def is_loopback(address: str) -> bool:
 
 
 def name(pid: int) -> str:
+    """The program a process runs: its whole argv[0] (a path's length depends on the clone's)."""
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()[:80]
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
     except OSError:
         return "?"
 
@@ -220,8 +221,9 @@ def test_the_local_ray_listens_on_loopback_only_and_refuses_the_network_address(
         if driver.poll() is None:
             driver.kill()
             driver.wait()
-        for pid in still_alive(pids, within=0):
-            os.kill(pid, signal.SIGKILL)
+        for pid in pids:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def alive(pid: int) -> bool:
