@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 
 from optviz.figures import race_figure
+from optviz.figures.race import PLAYER_JS
 from optviz.trajectories import Trajectories
 
 
@@ -23,7 +25,16 @@ def trajectories_csv(result: Trajectories) -> str:
     return out.getvalue()
 
 
-def standalone_html(result: Trajectories, side_by_side: bool, frames: int) -> str:
-    """The race as a page of its own: plotly.js inlined (works offline), a light template."""
-    fig = race_figure(result, side_by_side=side_by_side, frames=frames)
-    return fig.update_layout(template="plotly_white").to_html(include_plotlyjs=True)
+def standalone_html(result: Trajectories, side_by_side: bool) -> str:
+    """The race as a page of its own, with the app's player under it, opening at t = 0:
+    plotly.js inlined (works offline), a light template, the surface as its title."""
+    fig = race_figure(result, side_by_side=side_by_side)
+    fig.update_layout(template="plotly_white")
+    player = f"""{PLAYER_JS}
+const gd = document.getElementById("{{plot_id}}");
+const race = gd.layout.meta.race;
+optvizRacePlayer(gd.parentElement, () => gd)(race.id, race.steps, race.seconds, 0);
+"""
+    title = f"optviz race on {result.surface.label}"
+    page = fig.to_html(include_plotlyjs=True, full_html=True, post_script=player)
+    return page.replace("<head>", f"<head><title>{html.escape(title)}</title>", 1)

@@ -1,4 +1,5 @@
-"""The few Streamlit widgets both pages share, built from the ``OPTIMIZERS`` registry.
+"""optviz's own Streamlit widgets: hyperparameter inputs built from the ``OPTIMIZERS`` registry
+(both pages), and the race player under the explorer's race chart.
 
 Sliders are ``select_slider``s over each hyperparameter's grid (``HyperParam.options``), so arrow
 keys step through values a person would type (1e-3, 2e-3, 5e-3 … for rates; 0.9, 0.99, 0.999 …
@@ -12,7 +13,9 @@ from typing import Any
 
 import streamlit as st
 
+from optviz import figures
 from optviz.optim import HyperParam, OptimizerSpec
+from optviz.trajectories import Trajectories
 
 
 def format_value(value: float) -> str:
@@ -52,3 +55,32 @@ def hyperparameter_inputs(spec: OptimizerSpec, *, key_prefix: str) -> dict[str, 
                 help=hp.help,
             )
     return values
+
+
+# The race player (optviz/figures/race_player.js) as a component: the script defines the player,
+# and the component's entry point builds it once per mounted element, then hands it each race.
+_RACE_PLAYER = st.components.v2.component(
+    "optviz_race_player",
+    js=figures.race.PLAYER_JS
+    + """
+export default function ({ parentElement, data }) {
+  parentElement.optvizLoad ??= optvizRacePlayer(parentElement, optvizRaceChart);
+  parentElement.optvizLoad(data.id, data.steps, data.seconds);
+}
+""",
+    # In the page's DOM (its styles are scoped by class), where tests find it like the chart.
+    isolate_styles=False,
+)
+
+
+def race_player(result: Trajectories, *, key: str) -> None:
+    """▶ Play / ❚❚ Pause, the step scrubber and its readout, under the race chart of ``result``
+    (drawn by ``figures.race_figure``); the animation runs in the browser."""
+    _RACE_PLAYER(
+        key=key,
+        data={
+            "id": figures.race.race_id(result),
+            "steps": result.steps,
+            "seconds": figures.race.play_seconds(result.steps),
+        },
+    )

@@ -15,16 +15,13 @@ from optviz.surfaces import MAX_NOISE, SURFACES, Surface, parse_surface
 from optviz.trajectories import Trajectories, simulate
 from optviz.ui import (
     hyperparameter_inputs,
+    race_player,
     set_hyperparameters,
     widget_key,
 )
 
 PREFIX = "explorer"  # namespace of this page's session-state keys
 SURFACE_CHOICES = [*SURFACES, links.CUSTOM]
-# Animation frames of the race: each is a few Plotly traces that Streamlit validates and
-# serialises on every new view; 40 keep a slider move within its time budget and still play
-# smoothly (paths are drawn at every step; frames only set how far they have grown).
-RACE_FRAMES = 40
 # Byte budgets of the shared caches: a race is counted with the arrays its views derive
 # (Trajectories.nbytes: ≈ 0.1 MB for 4 optimizers × 300 steps, ≈ 1.4 MB for 8 × 2000).
 RACE_BYTES = 96 * 1024**2
@@ -292,7 +289,8 @@ for k in range(len(chosen)):
         st.warning(f"{note}. Move the start point.", icon="💥")
     elif note:
         st.warning(f"{note}: its path stops at the last finite point (✕).", icon="💥")
-chart(figures.race_figure, race_args, side_by_side=side_by_side, frames=RACE_FRAMES)
+chart(figures.race_figure, race_args, side_by_side=side_by_side)
+race_player(result, key=key("player"))
 if show_3d:
     chart(figures.surface_3d_figure, race_args)
 
@@ -360,7 +358,7 @@ def export_panel() -> None:
     )
     right.download_button(
         "Figure (HTML)",
-        lambda: export.standalone_html(result, side_by_side, RACE_FRAMES),
+        lambda: export.standalone_html(result, side_by_side),
         file_name=f"optviz-{state[key('surface')]}.html",
         mime="text/html",
         on_click="ignore",

@@ -32,7 +32,6 @@ Page helpers (import them: `from conftest import open_app, move_slider, ...`)
                                          JS page errors and Streamlit exception blocks.
     offsite_requests(page)               requests the page sent anywhere but loopback.
     plotly_data(page, index=0)           the traces of the index-th Plotly chart, decoded arrays.
-    plotly_frames(page, index=0)         its animation frames ({"name", "data"} each).
 """
 
 from __future__ import annotations
@@ -775,14 +774,3 @@ def plotly_data(page: Any, index: int = 0) -> list[dict[str, Any]]:
         " const c = Object.assign({}, t); delete c.uid; return c; }))",
     )
     return traces
-
-
-def plotly_frames(page: Any, index: int = 0) -> list[dict[str, Any]]:
-    """The animation frames of the `index`-th Plotly chart: [{"name": ..., "data": [...]}, ...]."""
-    frames: list[dict[str, Any]] = _evaluate_drawn(
-        page,
-        index,
-        f"(gd) => ({_PLOTLY_JSON_JS})(((gd._transitionData || {{}})._frames || [])"
-        ".map((f) => ({name: f.name, data: f.data || []})))",
-    )
-    return frames

@@ -1,8 +1,11 @@
-"""The explorer in a real Chromium against `streamlit run app.py`: an animated contour with the
-optimizers' paths loads, Play animates it in the browser, and moving a slider changes the race."""
+"""The explorer in a real Chromium against `streamlit run app.py`: a contour with the optimizers'
+paths loads with its player, Play animates every step in the browser, the scrubber goes back to
+any step, and moving a slider changes the race."""
 
 from __future__ import annotations
 
+import itertools
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +15,10 @@ from conftest import (
     move_slider,
     open_app,
     plotly_data,
-    plotly_frames,
 )
+
+from optviz import export
+from optviz.trajectories import simulate
 
 
 def path_names(traces: list[dict[str, Any]]) -> set[str]:
@@ -31,40 +36,84 @@ def path_lengths(traces: list[dict[str, Any]]) -> dict[str, int]:
     }
 
 
-def slider_step(page: Any) -> int:
-    """The race figure's animation slider position (a frame index)."""
-    return int(
-        page.locator(".js-plotly-plot").first.evaluate("gd => gd._fullLayout.sliders[0].active")
+# The race chart's graph div: its figure names the race in layout.meta (see optviz/figures/race.py).
+RACE_CHART = "[...document.querySelectorAll('.js-plotly-plot')].find((gd) => gd.layout.meta?.race)"
+PLAYER = ".optviz-player"
+
+
+def race_steps(page: Any) -> int:
+    return int(page.evaluate(f"() => {RACE_CHART}.layout.meta.race.steps"))
+
+
+def drawn_path_lengths(page: Any) -> list[int]:
+    """How many points of each run's path the race chart shows now."""
+    return list(
+        page.evaluate(
+            f"""() => {{
+              const gd = {RACE_CHART};
+              return gd.layout.meta.race.runs.map((run) => gd._fullData[run.path].x.length);
+            }}"""
+        )
     )
 
 
 @pytest.mark.browser
-def test_explorer_loads_an_animated_contour_with_the_optimizers_paths(
+def test_explorer_loads_the_race_with_every_optimizers_path_and_its_player(
     app_server_process: StreamlitServer, page: Any
 ) -> None:
     open_app(page, app_server_process.url)
     traces = plotly_data(page, 0)
     assert traces[0]["type"] == "contour"
     assert len(path_names(traces)) >= 3
-    frames = plotly_frames(page, 0)
-    assert len(frames) > 10
+    steps = race_steps(page)
+    player = page.locator(PLAYER)
+    assert player.get_attribute("data-step") == str(steps)  # the finished race, complete paths
+    assert player.get_attribute("data-playing") == "false"
+    assert page.get_by_role("slider", name="Step of the race").input_value() == str(steps)
     assert_no_app_errors(page, app_server_process)
 
 
 @pytest.mark.browser
-def test_play_animates_the_race_in_the_browser(
+def test_play_draws_the_race_step_by_step_and_the_scrubber_goes_back_to_any_step(
     app_server_process: StreamlitServer, page: Any
 ) -> None:
     open_app(page, app_server_process.url)
-    start = slider_step(page)
-    page.locator(".updatemenu-button", has_text="Play").first.click()
-    # The static view shows the finished race (slider at the end); Play replays it from step 0.
-    page.wait_for_function(
-        "s => document.querySelector('.js-plotly-plot')._fullLayout.sliders[0].active !== s",
-        arg=start,
-        timeout=10_000,
+    steps = race_steps(page)
+    page.evaluate(
+        f"""() => {{
+          window.__frames = [];
+          const record = (e) => window.__frames.push(Number(e.frame.name));
+          {RACE_CHART}.on("plotly_animatingframe", record);
+        }}"""
     )
-    assert slider_step(page) != start
+    page.get_by_role("button", name="Play").click()
+    # The last frame is step T, and the player says it stopped there.
+    page.wait_for_function(
+        """([player, steps]) => {
+          const frames = window.__frames, el = document.querySelector(player);
+          return frames.at(-1) === steps && el.dataset.playing === "false";
+        }""",
+        arg=[PLAYER, steps],
+        timeout=60_000,
+    )
+    frames = page.evaluate("window.__frames")
+    assert frames[0] <= steps // 10 and frames[-1] == steps
+    assert all(b > a for a, b in itertools.pairwise(frames))  # only forwards
+    assert len(frames) >= 10
+    assert set(drawn_path_lengths(page)) == {steps + 1}
+    assert page.get_by_role("button", name="Play").is_visible()  # Pause turned back into Play
+
+    scrubber = page.get_by_role("slider", name="Step of the race")
+    scrubber.focus()
+    page.keyboard.press("Home")
+    page.wait_for_function(
+        "player => document.querySelector(player).dataset.step === '0'", arg=PLAYER
+    )
+    page.wait_for_function("() => window.__frames.at(-1) === 0")
+    assert set(drawn_path_lengths(page)) == {1}  # every run at its start point
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => window.__frames.at(-1) === 1")
+    assert set(drawn_path_lengths(page)) == {2}
     assert_no_app_errors(page, app_server_process)
 
 
@@ -78,3 +127,31 @@ def test_moving_a_slider_changes_the_chart(app_server_process: StreamlitServer, 
     assert after != before and len(after) >= 3
     assert "steps=" in page.url  # the link follows the view
     assert_no_app_errors(page, app_server_process)
+
+
+@pytest.mark.browser
+def test_the_exported_page_opens_at_step_0_with_the_same_player(page: Any, tmp_path: Path) -> None:
+    result = simulate("rosenbrock", [("adam", {"lr": 0.05}), ("sgd", {"lr": 1e-3})], (-1.5, 2), 40)
+    exported = tmp_path / "race.html"
+    exported.write_text(export.standalone_html(result, side_by_side=False), encoding="utf-8")
+    page.goto(exported.as_uri())
+    assert page.title() == "optviz race on Rosenbrock"
+    page.wait_for_function(
+        "player => document.querySelector(player)?.dataset.step === '0'", arg=PLAYER
+    )
+    # The player's first frame cuts every path to its start point.
+    page.wait_for_function(
+        f"""() => {{
+          const gd = {RACE_CHART};
+          return gd?._fullData !== undefined
+            && gd.layout.meta.race.runs.every((run) => gd._fullData[run.path].x.length === 1);
+        }}"""
+    )
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_function(
+        "player => document.querySelector(player).dataset.step === '40'"
+        " && document.querySelector(player).dataset.playing === 'false'",
+        arg=PLAYER,
+        timeout=30_000,
+    )
+    assert set(drawn_path_lengths(page)) == {41}

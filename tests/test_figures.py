@@ -40,7 +40,7 @@ def diverging():
 
 @pytest.fixture(scope="module")
 def race_fig(race):
-    return figures.race_figure(race, frames=30)
+    return figures.race_figure(race)
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -127,91 +127,61 @@ def test_race_has_a_contour_the_minimum_the_start_and_a_path_and_head_per_run(ra
         assert race_fig.data[heads[k]].marker.symbol == "circle"
 
 
-def test_race_initially_shows_the_complete_paths_and_the_slider_at_the_end(race, race_fig):
+def player_runs(fig):
+    """What the race player animates (``layout.meta.race.runs``), paths decoded."""
+    runs = fig.layout.meta["race"]["runs"]
+    for run in runs:
+        assert set(run) == {"path", "head", "x", "y", "last", "marker", "ended"}
+    return [
+        run
+        | {
+            "x": decode({"dtype": "f4", "bdata": run["x"]}),
+            "y": decode({"dtype": "f4", "bdata": run["y"]}),
+        }
+        for run in runs
+    ]
+
+
+def test_race_initially_shows_the_complete_paths_and_gives_the_player_every_step(race, race_fig):
     _, paths, heads = race_parts(race_fig, 3)
-    for k in range(3):
+    meta = race_fig.layout.meta["race"]
+    assert meta["steps"] == race.steps and meta["seconds"] == figures.race.play_seconds(race.steps)
+    assert meta["id"] == figures.race.race_id(race)
+    for k, run in enumerate(player_runs(race_fig)):
         path = race_fig.data[paths[k]]
-        np.testing.assert_array_equal(array(path.x), race.paths[k, 0, :, 0].astype(np.float32))
-        np.testing.assert_array_equal(array(path.y), race.paths[k, 0, :, 1].astype(np.float32))
+        expected = race.paths[k, 0].astype(np.float32)  # (T + 1, 2): every step, never thinned
+        np.testing.assert_array_equal(array(path.x), expected[:, 0])
+        np.testing.assert_array_equal(array(path.y), expected[:, 1])
+        assert (run["path"], run["head"], run["last"]) == (paths[k], heads[k], race.steps)
+        np.testing.assert_array_equal(run["x"], expected[:, 0])
+        np.testing.assert_array_equal(run["y"], expected[:, 1])
         head = race_fig.data[heads[k]]
         np.testing.assert_allclose([head.x[0], head.y[0]], race.paths[k, 0, -1], rtol=1e-6)
-    (slider,) = race_fig.layout.sliders
-    assert slider.active == len(slider.steps) - 1
-    assert slider.steps[-1].label == str(race.steps)
+        assert run["marker"]["symbol"] == run["ended"]["symbol"] == "circle"
 
 
-def test_race_frames_run_from_step_0_to_T_evenly_within_the_requested_count(race, race_fig):
-    steps = [int(frame.name) for frame in race_fig.frames]
-    assert 2 <= len(steps) <= 30
-    assert steps[0] == 0 and steps[-1] == race.steps
-    gaps = np.diff(steps)
-    assert gaps.min() >= 1 and gaps.max() - gaps.min() <= 1
+def test_race_sends_no_animation_frames_and_no_plotly_controls(race_fig):
+    """The player (race_player.js) cuts the paths in the browser: the figure needs no frames."""
+    assert race_fig.frames == ()
+    assert race_fig.layout.updatemenus == () and race_fig.layout.sliders == ()
 
 
-def test_race_frames_carry_only_paths_and_heads_never_the_contour(race_fig):
-    _, paths, heads = race_parts(race_fig, 3)
-    for frame in race_fig.frames:
-        assert list(frame.traces) == paths + heads
-        sent = {key for trace in frame.to_plotly_json()["data"] for key in trace}
-        assert sent <= {"type", "x", "y", "marker"}  # what moves, nothing else
+def test_race_id_names_the_paths_and_play_lasts_a_step_a_frame_within_bounds(race):
+    assert figures.race.race_id(race) == figures.race.race_id(race)
+    other = simulate("rosenbrock", RACE[:2], ROSENBROCK_START, 120)
+    assert figures.race.race_id(other) != figures.race.race_id(race)
+    assert figures.race.play_seconds(300) == 5.0  # 60 steps a second
+    assert figures.race.play_seconds(30) == 3.0 and figures.race.play_seconds(2000) == 12.0
 
 
-def test_race_frame_paths_hold_every_step_up_to_their_step_in_float32(race, race_fig):
-    for frame in race_fig.frames:
-        step = int(frame.name)
-        for k in range(3):
-            x, y = decode(frame.data[k].x), decode(frame.data[k].y)  # base64 typed arrays
-            assert x.dtype == np.float32 and len(x) == step + 1
-            np.testing.assert_array_equal(x, race.paths[k, 0, : step + 1, 0].astype(np.float32))
-            np.testing.assert_array_equal(y, race.paths[k, 0, : step + 1, 1].astype(np.float32))
-
-
-def test_race_head_of_the_last_frame_is_where_each_path_ends(race, race_fig):
-    last = race_fig.frames[-1]
-    for k in range(3):
-        head = last.data[3 + k]
-        np.testing.assert_allclose([head.x[0], head.y[0]], race.paths[k, 0, -1], rtol=1e-6)
-    first = race_fig.frames[0]
-    for k in range(3):
-        np.testing.assert_array_equal([first.data[3 + k].x[0], first.data[3 + k].y[0]], (-1.5, 2))
-
-
-def test_race_slider_has_one_step_per_frame_and_play_pause_animate_client_side(race_fig):
-    (slider,) = race_fig.layout.sliders
-    names = [frame.name for frame in race_fig.frames]
-    assert [list(step.args[0]) for step in slider.steps] == [[name] for name in names]
-    assert all(step.method == "animate" for step in slider.steps)
-    assert slider.currentvalue.prefix.startswith("step t")
-    (menu,) = race_fig.layout.updatemenus
-    play, pause = menu.buttons
-    assert "Play" in play.label and "Pause" in pause.label
-    assert play.method == pause.method == "animate"
-    assert play.args[0] is None and list(pause.args[0]) == [None]
-    options = play.args[1]
-    assert options["frame"]["redraw"] is False and options["frame"]["duration"] > 0
-    assert options["fromcurrent"] is True and options["mode"] == "immediate"
-
-
-def test_race_payload_of_4_optimizers_and_500_steps_fits_the_budget():
-    result = simulate("rosenbrock", FOUR, ROSENBROCK_START, 500)
-    size = len(figures.race_figure(result).to_json())
-    assert size <= 1_500_000, f"{size:,} bytes"
-
-
-def test_default_race_view_is_well_under_a_megabyte():
-    result = simulate("rosenbrock", FOUR, ROSENBROCK_START, 300)
-    fig = figures.race_figure(result)
-    assert len(fig.to_json()) <= 900_000
-    assert len(fig.frames) >= 50  # the budget still leaves a smooth animation
-
-
-def test_long_race_keeps_every_step_but_takes_fewer_frames():
-    result = simulate("rosenbrock", FOUR, ROSENBROCK_START, 2000)
-    fig = figures.race_figure(result)
-    assert 2 <= len(fig.frames) < 100
-    assert fig.frames[0].name == "0" and fig.frames[-1].name == "2000"
-    assert len(decode(fig.frames[-1].data[0].x)) == 2001
-    assert len(fig.to_json()) <= 1_500_000
+def test_default_race_view_is_well_under_a_megabyte_and_grows_with_steps_only():
+    sizes = [
+        len(figures.race_figure(simulate("rosenbrock", FOUR, ROSENBROCK_START, n)).to_json())
+        for n in (300, 2000)
+    ]
+    assert sizes[0] <= 300_000, f"{sizes[0]:,} bytes"
+    # Each point is sent twice (the trace, the player's copy) as float32 base64: ≈ 24 bytes.
+    assert sizes[1] - sizes[0] <= 4 * 1700 * 2 * 2 * 8 * 1.5, sizes
 
 
 def test_race_axes_are_fixed_to_the_surface_window_with_zoom_kept_across_reruns(race_fig):
@@ -242,8 +212,8 @@ def test_race_backdrop_is_a_png_of_the_surface_for_playback(race_fig):
     assert pixels[y_pixel, x_pixel].sum() < pixels[height - 1, 0].sum()
 
 
-def test_side_by_side_has_one_panel_per_run_and_one_animation_for_all(race):
-    fig = figures.race_figure(race, frames=20, side_by_side=True)
+def test_side_by_side_has_one_panel_per_run_and_one_player_for_all(race):
+    fig = figures.race_figure(race, side_by_side=True)
     contours, paths, heads = race_parts(fig, 3)
     panels = [(fig.data[i].xaxis, fig.data[i].yaxis) for i in contours]
     assert len(set(panels)) == 3
@@ -251,9 +221,9 @@ def test_side_by_side_has_one_panel_per_run_and_one_animation_for_all(race):
         assert (fig.data[paths[k]].xaxis, fig.data[paths[k]].yaxis) == panels[k]
         assert (fig.data[heads[k]].xaxis, fig.data[heads[k]].yaxis) == panels[k]
     assert [a.text for a in fig.layout.annotations] == [OPTIMIZERS[k].label for k, _ in RACE]
-    assert len(fig.layout.sliders) == 1 and len(fig.layout.updatemenus) == 1
-    for frame in fig.frames:
-        assert list(frame.traces) == paths + heads
+    assert [(run["path"], run["head"]) for run in player_runs(fig)] == list(
+        zip(paths, heads, strict=True)
+    )
     assert len(fig.layout.images) == 3
     for axis in ("xaxis", "xaxis2", "xaxis3"):
         assert tuple(fig.layout[axis].range) == (-2.0, 2.0)
@@ -266,23 +236,69 @@ def test_side_by_side_wraps_after_four_panels():
     assert len(domains) == 4  # the fifth panel sits under the first
 
 
-def test_diverged_run_ends_in_an_x_with_its_note_in_legend_hover_and_annotation(diverging):
-    fig = figures.race_figure(diverging, frames=20)
-    note = figures.divergence_note(diverging, 0)
-    step = int(diverging.diverged_at[0, 0])
-    assert note == f"SGD diverged at step {step}"
+def test_a_path_that_leaves_the_plot_is_cut_at_the_edge_with_an_arrow_and_a_note():
+    result = simulate("rosenbrock", [("adam", {"lr": 3.0}), RACE[0]], ROSENBROCK_START, 60)
+    fig = figures.race_figure(result)
     _, paths, heads = race_parts(fig, 2)
-    assert fig.data[paths[0]].name == f"SGD, diverged at step {step}"
-    assert len(fig.data[paths[0]].x) == step  # θ_0 … θ_{s−1}: the frozen tail is not drawn
+    step, edge = figures.race.window_exit(result, 0)
+    assert step == 1 and result.diverged_at[0, 0] == -1
+    note = f"Adam left the plot at step {step}"
+    path = fig.data[paths[0]]
+    assert path.name == f"Adam, left the plot at step {step}"
+    x, y = array(path.x), array(path.y)
+    assert len(x) == step + 1 and (x[-1], y[-1]) == tuple(edge.astype(np.float32))
+    assert -2.0 <= x[-1] <= 2.0 and -1.0 <= y[-1] <= 3.0
+    assert x[-1] in (-2.0, 2.0) or y[-1] in (-1.0, 3.0)  # on the window's edge
+    # Between θ_0 and θ_1: the edge point lies on the segment the optimizer stepped along.
+    start, beyond = result.paths[0, 0, 0], result.paths[0, 0, 1]
+    (ux, uy), (vx, vy) = beyond - start, edge - start
+    assert abs(ux * vy - uy * vx) < 1e-9 * (ux * ux + uy * uy)  # collinear
+    assert 0 < vx / ux < 1 if ux else 0 < vy / uy < 1  # and short of θ_1
     head = fig.data[heads[0]]
-    assert head.marker.symbol == "x" and note in head.hovertemplate
+    assert head.marker.symbol == "arrow" and note in head.hovertemplate
+    run, other = player_runs(fig)
+    assert run["last"] == step and run["ended"]["symbol"] == "arrow"
+    assert other["last"] == 60 and other["ended"]["symbol"] == "circle"
+    (annotation,) = fig.layout.annotations
+    assert annotation.text == note and (annotation.x, annotation.y) == (x[-1], y[-1])
+    assert_all_finite(fig)
+
+
+def test_a_run_that_leaves_the_plot_and_diverges_ends_in_an_x_on_the_edge(diverging):
+    fig = figures.race_figure(diverging)
+    step, _ = figures.race.window_exit(diverging, 0)
+    diverged = int(diverging.diverged_at[0, 0])
+    assert 0 < step < diverged
+    note = f"SGD left the plot at step {step} and diverged at step {diverged}"
+    _, paths, heads = race_parts(fig, 2)
+    assert fig.data[paths[0]].name == note.replace("SGD ", "SGD, ", 1)
+    assert fig.data[heads[0]].marker.symbol == "x"
     assert fig.data[heads[1]].marker.symbol == "circle"
     assert [a.text for a in fig.layout.annotations] == [note]
-    # The annotation stays inside the window even though the path escaped it.
+    run, _ = player_runs(fig)
+    assert run["marker"]["symbol"] == "circle" and run["ended"]["symbol"] == "x"
+    assert_all_finite(fig)
+
+
+def test_a_run_that_diverges_inside_the_plot_ends_in_an_x_at_its_last_finite_point():
+    # √x is not finite left of x = 0, which SGD's large steps reach inside the window.
+    surface = parse_surface("sqrt(x) + y**2")
+    result = simulate(surface, [("sgd", {"lr": 0.5})], surface.start, 30)
+    diverged = int(result.diverged_at[0, 0])
+    assert diverged > 0 and figures.race.window_exit(result, 0) is None
+    fig = figures.race_figure(result)
+    _, (path,), (head,) = race_parts(fig, 1)
+    assert len(fig.data[path].x) == diverged  # θ_0 … θ_{s−1}: the frozen tail is not drawn
+    assert fig.data[head].marker.symbol == "x"
     (annotation,) = fig.layout.annotations
-    assert -2.0 <= annotation.x <= 2.0 and -1.0 <= annotation.y <= 3.0
-    assert fig.frames[0].data[2].marker.symbol == "circle"
-    assert fig.frames[-1].data[2].marker.symbol == "x"
+    assert (
+        annotation.text == figures.divergence_note(result, 0) == f"SGD diverged at step {diverged}"
+    )
+    np.testing.assert_allclose(
+        (annotation.x, annotation.y), result.paths[0, 0, diverged - 1], rtol=1e-6
+    )
+    (run,) = player_runs(fig)
+    assert run["last"] == diverged - 1 and run["ended"]["symbol"] == "x"
     assert_all_finite(fig)
 
 
@@ -323,11 +339,6 @@ def test_runs_of_the_same_optimizer_are_told_apart_by_hyperparameter_and_dash():
     ]
     assert len({fig.data[i].line.dash for i in paths}) == 3
     assert {fig.data[i].line.color for i in paths} == {OPTIMIZERS["adam"].color}
-
-
-def test_race_rejects_fewer_than_two_frames(race):
-    with pytest.raises(ValueError, match="frames"):
-        figures.race_figure(race, frames=1)
 
 
 # ------------------------------------------------------------------------------------ 3-D
@@ -525,8 +536,8 @@ def test_bias_correction_ablation_shows_early_steps_blow_up_without_it():
 
 
 BUILDERS = {
-    "race": lambda r: figures.race_figure(r, frames=15),
-    "side_by_side": lambda r: figures.race_figure(r, frames=15, side_by_side=True),
+    "race": figures.race_figure,
+    "side_by_side": lambda r: figures.race_figure(r, side_by_side=True),
     "3d": lambda r: figures.surface_3d_figure(r, grid=30),
     "loss": figures.loss_figure,
     "distance": figures.distance_figure,

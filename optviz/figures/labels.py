@@ -103,6 +103,13 @@ def divergence_note(result: Trajectories, k: int, name: str | None = None) -> st
     return f"{name} diverged at step {step}"
 
 
+def left_window_note(name: str, step: int, diverged: int | None = None) -> str:
+    """What happened to a run whose path left the plot: "Adam left the plot at step 3", and
+    "… and diverged at step 9" if it went on to diverge (``diverged``: that step)."""
+    note = f"{name} left the plot at step {step}"
+    return f"{note} and diverged at step {diverged}" if diverged else note
+
+
 def check_run_index(result: Trajectories, k: int) -> None:
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 0 <= k < len(result.runs):
         raise ValueError(

@@ -1,27 +1,28 @@
-"""The race: every run's path on the surface's contour, animated client-side.
+"""The race: every run's path on the surface's contour, played in the browser.
 
-The race figure is the one that has to be light to ship: its animation runs in the browser, and
-Plotly has no "draw only the first n points" switch, so every frame carries each path up to its
-step (never subsampled: the zig-zag of SGD and momentum is the lesson). The payload therefore
-grows as frames × steps. Frames carry only the path and head traces; coordinates go out as
-float32 typed arrays, and ``_frame_steps`` lowers the number of frames so the frames stay within
-``FRAME_BYTES_BUDGET`` (``benchmarks/bench_explorer.py`` prints the payload of the default
-views).
+The figure holds each run's complete path once (float32 typed arrays, never subsampled: the
+zig-zag of SGD and momentum is the lesson) and no animation frames: the race player
+(``race_player.js``, mounted under the chart by ``optviz.ui.race_player`` and inlined in the HTML
+export) cuts the paths at step t in the browser. So the payload grows with the steps, not with
+frames × steps, and every step is a frame of the playback.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
+import torch
 
 from optviz.figures.labels import (
-    diverged_phrase,
     divergence_note,
     last_good,
+    left_window_note,
     run_color,
     run_dash,
     run_names,
@@ -42,73 +43,74 @@ from optviz.figures.surface import (
     ZScale,
     surface_layers,
 )
-from optviz.figures.transport import f32, json_bytes_per_point, typed
-from optviz.surfaces import Surface
+from optviz.figures.transport import f32, typed
 
 if TYPE_CHECKING:  # builders take results; they never run the engine
     from optviz.trajectories import Trajectories
 
-# Frames carry each path in full up to their step, so their size grows as frames × steps; this
-# caps their JSON, which keeps every one-panel race under about 0.8 MB with the contour. The
-# price is fewer frames for long races: a frame then advances several steps, but still shows
-# every step of the path behind it.
-FRAME_BYTES_BUDGET = 650_000
-FRAME_TRACE_BYTES = 100  # JSON around each trace of a frame: type, dtype, base64 padding …
-PLAY_SECONDS = 6.0  # one full playback, whatever the number of frames
 MAX_COLUMNS = 4  # side-by-side panels per row
+STEPS_PER_SECOND = 60  # Play's pace: one step a display frame on a 60 Hz screen …
+PLAY_SECONDS = (3.0, 12.0)  # … within these bounds for one full playback
+# The player's script (see its header), for the app's component and the HTML export.
+PLAYER_JS = (Path(__file__).parent / "race_player.js").read_text(encoding="utf-8")
 
 
-def _frame_steps(
-    steps: int, frames: int, last_good: Sequence[int], point_bytes: Sequence[float]
-) -> np.ndarray:
-    """Evenly spaced frame steps over 0 … T, always with 0 and T, at most ``frames`` of them,
-    and fewer if the frames' paths (each drawn in full up to its step, run k costing
-    ``point_bytes[k]`` a point) would exceed ``FRAME_BYTES_BUDGET``. A diverged run stops at
-    ``last_good`` and costs less."""
-    chosen = np.array([0])
-    for n in range(min(frames, steps + 1), 0, -1):
-        chosen = np.unique(np.rint(np.linspace(0, steps, n)).astype(int))
-        size = sum(
-            cost * (int(np.minimum(chosen, last).sum()) + len(chosen))
-            for last, cost in zip(last_good, point_bytes, strict=True)
-        )
-        size += len(chosen) * 2 * len(last_good) * FRAME_TRACE_BYTES  # path and head traces
-        if size <= FRAME_BYTES_BUDGET or len(chosen) <= 2:
-            break
-    return chosen
+def play_seconds(steps: int) -> float:
+    """How long Play takes to run a race of ``steps`` steps from start to end."""
+    return float(np.clip(steps / STEPS_PER_SECOND, *PLAY_SECONDS))
 
 
-def _clamp_to_window(surface: Surface, x: float, y: float) -> tuple[float, float]:
-    # An annotation anchored outside the axis range is not drawn; paths may escape the window.
-    x_min, x_max, y_min, y_max = surface.bounds
-    return float(np.clip(x, x_min, x_max)), float(np.clip(y, y_min, y_max))
+def race_id(result: Trajectories) -> str:
+    """Names a race's figure for its player: the same paths give the same id."""
+    return hashlib.blake2b(f32(result.paths[:, 0]).tobytes(), digest_size=8).hexdigest()
 
 
-def race_figure(
-    result: Trajectories, *, frames: int = 100, side_by_side: bool = False, grid: int = 120
-) -> go.Figure:
-    """The optimizers' paths on the surface's contour, animated client-side.
+def window_exit(result: Trajectories, k: int) -> tuple[int, np.ndarray] | None:
+    """Where run k's path (start b = 0) first leaves the plot window: the step s whose point
+    lies outside it, and the point where the segment from step s − 1 crosses the window's edge;
+    None if the path stays inside up to its last finite point."""
+    x_min, x_max, y_min, y_max = result.surface.bounds
+    path = result.paths[k, 0, : last_good(result, k) + 1]  # (n, 2)
+    outside = (
+        (path[:, 0] < x_min) | (path[:, 0] > x_max) | (path[:, 1] < y_min) | (path[:, 1] > y_max)
+    )
+    if not outside.any():
+        return None
+    step = int(np.argmax(outside))
+    if step == 0:  # a start outside the window (a link can give one): nothing inside to draw
+        return 0, path[0]
+    inside, beyond = path[step - 1], path[step]
+    # The largest fraction of the segment that stays within every bound.
+    fraction = 1.0
+    for axis, (low, high) in enumerate(((x_min, x_max), (y_min, y_max))):
+        delta = beyond[axis] - inside[axis]
+        if beyond[axis] > high:
+            fraction = min(fraction, (high - inside[axis]) / delta)
+        elif beyond[axis] < low:
+            fraction = min(fraction, (low - inside[axis]) / delta)
+    return step, inside + fraction * (beyond - inside)
 
-    The initial data is the final state (complete paths), so the figure is informative before
-    Play is pressed; the slider's last position matches it. Each frame updates only the path
-    and head traces (named by ``traces``), so the contour is sent once.
+
+def race_figure(result: Trajectories, *, side_by_side: bool = False, grid: int = 120) -> go.Figure:
+    """The optimizers' paths on the surface's contour, ready for the race player.
+
+    The data is the final state (complete paths), so the figure is informative before Play is
+    pressed. ``layout.meta.race`` holds what the player (``race_player.js``) animates: each
+    run's path as float32 base64, the indices of its path and head traces, its last drawn step
+    and its head's markers before and after that step. A path that leaves the window is cut
+    where it crosses the edge, its head becomes an arrow there and a note says when.
 
     Args:
         result: what ``simulate`` returned; start b = 0 is drawn.
-        frames: at most this many animation frames, evenly spaced over steps 0 … T (always
-            including both); fewer when a long race would exceed the payload budget.
         side_by_side: one panel per run (up to 4 per row, shared axes) instead of one overlay;
-            one slider drives every panel.
+            one player drives every panel.
         grid: contour resolution (grid × grid samples); side-by-side panels use proportionally
             fewer, since they are smaller.
 
     Raises:
-        ValueError: ``frames`` < 2 or an invalid ``grid``.
+        ValueError: an invalid ``grid``.
     """
-    if isinstance(frames, bool) or not isinstance(frames, int) or frames < 2:
-        raise ValueError(f"frames must be an integer of at least 2, got {frames!r}")
     surface, K = result.surface, len(result.runs)
-    last = [last_good(result, k) for k in range(K)]
 
     # The figure is assembled as plain dicts and validated by plotly once, at the end: plotly's
     # incremental calls (add_trace, update_layout …) cost several times as much each.
@@ -136,28 +138,16 @@ def race_figure(
     surface_traces, images, scale, z_min, z_max = _surface_traces(
         result, grid, max(panel_of_run) + 1
     )
-    path_traces, head_traces, notes = _run_traces(result, panel_of_run)
+    path_traces, head_traces, notes, runs = _run_traces(result, panel_of_run)
     first_path = len(surface_traces)
-    animated = list(range(first_path, first_path + 2 * K))  # the paths, then the heads
-
-    xy = [f32(result.paths[k, 0, : last[k] + 1]) for k in range(K)]  # (n, 2) each, as sent
-    point_bytes = [json_bytes_per_point(points) for points in xy]
-    steps = _frame_steps(result.steps, frames, last, point_bytes)
-    frame_list = [
-        {
-            "name": str(step),
-            "traces": animated,
-            "data": [_path_frame(xy[k], step) for k in range(K)]
-            + [_head_frame(result, k, xy[k], step, last[k]) for k in range(K)],
-        }
-        for step in steps
-    ]
+    for k, run in enumerate(runs):
+        run |= {"path": first_path + k, "head": first_path + K + k}
 
     x_min, x_max, y_min, y_max = surface.bounds
     layout |= base_layout(
         None,
         height=height,
-        margin={"l": 10, "r": 10, "t": 70 if side_by_side else 40, "b": 80},
+        margin={"l": 10, "r": 10, "t": 70 if side_by_side else 40, "b": 10},
         # At the top of the figure, clear of the panels' titles.
         legend={"orientation": "h", "yref": "container", "y": 1.0, "yanchor": "top", "x": 0.0},
         # Zoom survives reruns (slider moves) on the same surface, and resets on a new one.
@@ -170,11 +160,18 @@ def race_figure(
         },
         annotations=[*layout.get("annotations", ()), *notes],
         images=images,
-        **_animation_controls(steps),
+        meta={
+            "race": {
+                "id": race_id(result),
+                "steps": result.steps,
+                "seconds": play_seconds(result.steps),
+                "runs": runs,
+            }
+        },
     )
-    # Fixed to the surface window (paths that leave it are clipped by the view, not the data).
-    # Equal scale on both axes: steps cross contour lines at right angles only then, and the
-    # shape of a valley is the point of the picture; the plot area shrinks to keep it.
+    # Fixed to the surface window (paths are cut where they leave it). Equal scale on both
+    # axes: steps cross contour lines at right angles only then, and the shape of a valley is
+    # the point of the picture; the plot area shrinks to keep it.
     for name in [name for name in layout if name.startswith(("xaxis", "yaxis"))]:
         axis = layout[name] | {"constrain": "domain", "showgrid": False, "zeroline": False}
         if name.startswith("xaxis"):
@@ -183,9 +180,7 @@ def race_figure(
             axis |= {"range": [y_min, y_max], "scaleanchor": axis.get("anchor", "x")}
             axis["scaleratio"] = 1
         layout[name] = axis
-    return go.Figure(
-        data=surface_traces + path_traces + head_traces, layout=layout, frames=frame_list
-    )
+    return go.Figure(data=surface_traces + path_traces + head_traces, layout=layout)
 
 
 def _surface_traces(
@@ -285,25 +280,44 @@ def _surface_traces(
 
 def _run_traces(
     result: Trajectories, panel_of_run: Sequence[int]
-) -> tuple[list[dict], list[dict], list[dict]]:
-    """Each run's complete path and its head (drawn after every path, so heads sit on top), in
-    the run's panel, and a note on each diverged run. Returns paths, heads and notes."""
+) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
+    """Each run's drawn path (up to its last finite point inside the window) and its head
+    (drawn after every path, so heads sit on top), in the run's panel; a note on each run that
+    diverged or left the window; and what the player needs of each run. Returns paths, heads,
+    notes and the player's runs."""
     names = run_names(result)
     x_min, x_max, y_min, y_max = result.surface.bounds
-    paths, heads, notes = [], [], []
+    paths, heads, notes, runs = [], [], [], []
     for k, panel in enumerate(panel_of_run):
         last = last_good(result, k)
         path = result.paths[k, 0, : last + 1]  # (last + 1, 2)
-        end = path[-1]  # (2,)
+        losses = result.losses[k, 0, : last + 1]
+        exit_ = window_exit(result, k)
         note = divergence_note(result, k, names[k])
-        name = names[k] if note is None else f"{names[k]}, {diverged_phrase(result, k)}"
+        marker = _head_marker(result, k, "circle")
+        ended = _head_marker(result, k, "x") if note else marker
+        if exit_ is not None:
+            step, edge = exit_
+            path = np.concatenate([path[:step], edge[None]])
+            losses = np.append(losses[:step], float(result.surface.f(torch.as_tensor(edge))))
+            last = len(path) - 1
+            before = path[-2] if len(path) > 1 else edge
+            # A run that later diverged keeps its ✕, at its last point inside the window.
+            if note is None:
+                ended = _head_marker(result, k, "arrow", _bearing(before, edge))
+            note = left_window_note(
+                names[k], step, diverged=note is not None and result.diverged_at[k, 0]
+            )
+        xy = f32(path)
+        end = xy[-1]
+        name = names[k] if note is None else f"{names[k]}, {note.removeprefix(names[k] + ' ')}"
         paths.append(
             {
                 "type": "scatter",
-                "x": f32(path[:, 0]),
-                "y": f32(path[:, 1]),
-                # Hover indices match in every frame: a frame's path is a prefix of this one.
-                "customdata": f32(result.losses[k, 0, : last + 1]),
+                "x": xy[:, 0],
+                "y": xy[:, 1],
+                # Hover indices match at every step: the player draws a prefix of this path.
+                "customdata": f32(losses),
                 "mode": "lines+markers",
                 "line": {"color": run_color(result, k), "width": 2, "dash": run_dash(result, k)},
                 "marker": {"size": 3, "color": run_color(result, k)},
@@ -319,10 +333,10 @@ def _run_traces(
         heads.append(
             {
                 "type": "scatter",
-                "x": f32(end[:1]).tolist(),
-                "y": f32(end[1:]).tolist(),
+                "x": [float(end[0])],
+                "y": [float(end[1])],
                 "mode": "markers",
-                "marker": _head_marker(result, k, diverged=note is not None),
+                "marker": ended,
                 "name": names[k],
                 "legendgroup": names[k],
                 "showlegend": False,
@@ -330,8 +344,14 @@ def _run_traces(
                 **panel_axes(panel),
             }
         )
+        # The player's run: the complete drawn path, and the head's marker up to and after
+        # ``last`` (a diverged run's becomes the ×, one that left the window an arrow).
+        runs.append(
+            {"x": _base64(xy[:, 0]), "y": _base64(xy[:, 1]), "last": last}
+            | {"marker": marker, "ended": ended}
+        )
         if note is not None:
-            ax, ay = _clamp_to_window(result.surface, end[0], end[1])
+            ax, ay = float(end[0]), float(end[1])
             notes.append(
                 {
                     "x": ax,
@@ -347,88 +367,25 @@ def _run_traces(
                     **panel_refs(panel),
                 }
             )
-    return paths, heads, notes
+    return paths, heads, notes, runs
 
 
-def _animation_controls(steps: np.ndarray) -> dict[str, list[dict]]:
-    """Play / Pause buttons and a step slider animating the frames named by ``steps``.
-
-    ``redraw: False`` keeps playback to the path updates; the contour trace vanishes while it
-    runs (see ``backdrop``), and the raster backdrop shows the surface meanwhile.
-    """
-    frame_ms = int(np.clip(1000 * PLAY_SECONDS / len(steps), 20, 300))
-    still = {
-        "frame": {"duration": 0, "redraw": False},
-        "mode": "immediate",
-        "transition": {"duration": 0},
-    }
-    play = {
-        "frame": {"duration": frame_ms, "redraw": False},
-        "fromcurrent": True,
-        "mode": "immediate",
-        "transition": {"duration": 0},
-    }
-    buttons = {
-        "type": "buttons",
-        "direction": "left",
-        "showactive": False,
-        "x": 0.0,
-        "y": 0.0,
-        "xanchor": "left",
-        "yanchor": "top",
-        "pad": {"t": 45, "r": 10},
-        "buttons": [
-            {"label": "▶ Play", "method": "animate", "args": [None, play]},
-            {"label": "❚❚ Pause", "method": "animate", "args": [[None], still]},
-        ],
-    }
-    slider = {
-        "active": len(steps) - 1,  # the initial data is the last frame
-        "x": 0.16,
-        "len": 0.84,
-        "y": 0.0,
-        "yanchor": "top",
-        "pad": {"t": 30},
-        "currentvalue": {
-            "prefix": "step t = ",
-            "xanchor": "right",
-            "font": {"color": OUTLINE, "size": 13},  # its own colour: the ticks' is transparent
-        },
-        # One tick label per frame would overlap; the current value shows the step.
-        "font": {"color": "rgba(0, 0, 0, 0)"},
-        "ticklen": 0,
-        "minorticklen": 0,
-        "steps": [
-            {"label": str(step), "method": "animate", "args": [[str(step)], still]}
-            for step in steps
-        ],
-    }
-    return {"updatemenus": [buttons], "sliders": [slider]}
-
-
-def _head_marker(result: Trajectories, k: int, *, diverged: bool) -> dict:
+def _head_marker(result: Trajectories, k: int, symbol: str, angle: float = 0.0) -> dict:
+    outline = run_color(result, k) if symbol == "x" else OUTLINE
     return {
-        "symbol": "x" if diverged else "circle",
-        "size": 13 if diverged else 11,
+        "symbol": symbol,
+        "size": 11 if symbol == "circle" else 14,
+        "angle": angle,
         "color": run_color(result, k),
-        "line": {"color": run_color(result, k) if diverged else OUTLINE, "width": 1.5},
+        "line": {"color": outline, "width": 1.5},
     }
 
 
-def _path_frame(xy: np.ndarray, step: int) -> dict:
-    """A frame's path: the run's points ``xy`` ``(n, 2)`` (float32, up to its last good one)
-    up to ``step``, every step."""
-    path = xy[: step + 1]
-    return {"type": "scatter", "x": typed(path[:, 0]), "y": typed(path[:, 1])}
+def _bearing(before: np.ndarray, after: np.ndarray) -> float:
+    """The direction from ``before`` to ``after`` as a marker angle: degrees clockwise from up."""
+    dx, dy = (float(v) for v in after - before)
+    return math.degrees(math.atan2(dx, dy)) if dx or dy else 0.0
 
 
-def _head_frame(result: Trajectories, k: int, xy: np.ndarray, step: int, last: int) -> dict:
-    head = xy[min(step, last)]  # (2,) float32
-    # One point as a plain list: plotly validates a list of one number several times faster
-    # than a numpy array, and the heads are half of all the arrays in the frames.
-    frame: dict = {"type": "scatter", "x": [float(head[0])], "y": [float(head[1])]}
-    if last < result.steps:
-        # A diverging run's head turns into the × once the frame passes its last good point;
-        # every frame says which, so scrubbing back turns it into a circle again.
-        frame["marker"] = _head_marker(result, k, diverged=step > last)
-    return frame
+def _base64(values: np.ndarray) -> str:
+    return typed(values)["bdata"]
