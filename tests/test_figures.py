@@ -121,7 +121,7 @@ def test_race_has_a_contour_the_minimum_the_start_and_a_path_and_head_per_run(ra
     assert (array(start.x)[0], array(start.y)[0]) == ROSENBROCK_START
     for k, (key, _) in enumerate(RACE):
         spec = OPTIMIZERS[key]
-        assert race_fig.data[paths[k]].name == spec.label
+        assert race_fig.data[paths[k]].name == f"{spec.label} (α = {RACE[k][1]['lr']:g})"
         assert race_fig.data[paths[k]].line.color == spec.color
         assert race_fig.data[heads[k]].marker.color == spec.color
         assert race_fig.data[heads[k]].marker.symbol == "circle"
@@ -250,7 +250,7 @@ def test_side_by_side_has_one_panel_per_run_and_one_animation_for_all(race):
     for k in range(3):
         assert (fig.data[paths[k]].xaxis, fig.data[paths[k]].yaxis) == panels[k]
         assert (fig.data[heads[k]].xaxis, fig.data[heads[k]].yaxis) == panels[k]
-    assert [a.text for a in fig.layout.annotations] == [OPTIMIZERS[k].label for k, _ in RACE]
+    assert [a.text for a in fig.layout.annotations] == figures.run_names(race)
     assert len(fig.layout.sliders) == 1 and len(fig.layout.updatemenus) == 1
     for frame in fig.frames:
         assert list(frame.traces) == paths + heads
@@ -270,9 +270,11 @@ def test_diverged_run_ends_in_an_x_with_its_note_in_legend_hover_and_annotation(
     fig = figures.race_figure(diverging, frames=20)
     note = figures.divergence_note(diverging, 0)
     step = int(diverging.diverged_at[0, 0])
-    assert note == f"SGD diverged at step {step}"
+    assert (
+        note == f"SGD (α = {figures.labels.hparam(diverging, 0, 'lr'):g}) diverged at step {step}"
+    )
     _, paths, heads = race_parts(fig, 2)
-    assert fig.data[paths[0]].name == f"SGD, diverged at step {step}"
+    assert fig.data[paths[0]].name == f"{figures.run_names(diverging)[0]}, diverged at step {step}"
     assert len(fig.data[paths[0]].x) == step  # θ_0 … θ_{s−1}: the frozen tail is not drawn
     head = fig.data[heads[0]]
     assert head.marker.symbol == "x" and note in head.hovertemplate
@@ -317,9 +319,9 @@ def test_runs_of_the_same_optimizer_are_told_apart_by_hyperparameter_and_dash():
     fig = figures.race_figure(result)
     _, paths, _ = race_parts(fig, 3)
     assert [fig.data[i].name for i in paths] == [
-        "Adam (α=0.05, β1=0.9)",
-        "Adam (α=0.01, β1=0.9)",
-        "Adam (α=0.01, β1=0.5)",
+        "Adam (α = 0.05, β1 = 0.9)",
+        "Adam (α = 0.01, β1 = 0.9)",
+        "Adam (α = 0.01, β1 = 0.5)",
     ]
     assert len({fig.data[i].line.dash for i in paths}) == 3
     assert {fig.data[i].line.color for i in paths} == {OPTIMIZERS["adam"].color}
@@ -396,7 +398,7 @@ def test_a_run_that_cannot_start_is_told_so_with_its_legend_name():
     runs = [("adam", {"lr": 0.1}), ("adam", {"lr": 0.2})]
     result = simulate(surface, runs, (-1.0, 0.5), 20)
     assert figures.divergence_note(result, 1) == (
-        "Adam (α=0.2) cannot start: f or its gradient is not finite at the start point"
+        "Adam (α = 0.2) cannot start: f or its gradient is not finite at the start point"
     )
 
 
