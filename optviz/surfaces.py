@@ -240,8 +240,10 @@ SURFACES: dict[str, Surface] = {
             f_min=0.0,
             latex=r"f(x, y) = (1 - x)^2 + 100\,(y - x^2)^2",
             teaches=(
-                "Every method reaches the curved, nearly flat valley floor quickly, but only "
-                "momentum and adaptive steps travel along it to (1, 1) in reasonable time."
+                "Every method reaches the curved valley floor, but the steep walls cap plain "
+                "SGD's α, so it crawls along the flat floor; momentum builds up speed and Adam's "
+                "steps of about α carry both far towards (1, 1), while RMSprop, whose step never "
+                "shrinks, rattles between the walls and stalls."
             ),
             log_scale=True,
         ),
@@ -255,9 +257,9 @@ SURFACES: dict[str, Surface] = {
             f_min=0.0,
             latex=r"f(x, y) = \tfrac{1}{2}\left(0.1\,x^2 + 10\,y^2\right)",
             teaches=(
-                "A valley 100 times steeper across than along: SGD zig-zags between the walls "
-                "and crawls along the floor, while Adam's per-coordinate scaling evens out the "
-                "two directions."
+                "A valley 100 times steeper across than along: the steep direction caps SGD's "
+                "α, so it crawls along the floor, while Adam's per-coordinate scaling evens out "
+                "the two directions and goes straight to the minimum."
             ),
         ),
         Surface(
@@ -297,9 +299,9 @@ SURFACES: dict[str, Surface] = {
             f_min=0.0,
             latex=r"f(x, y) = 1 - e^{-(x^2 + y^2)/4}",
             teaches=(
-                "On a nearly flat plateau the gradient is tiny, so SGD barely moves, while "
-                "Adam's step α·m̂/√v̂ ignores the gradient's scale and keeps moving at about α "
-                "per step (§2.1)."
+                "On a nearly flat plateau the gradient is tiny, so SGD's step α·∇f starts as a "
+                "crawl and grows only with the slope, while Adam's step α·m̂/√v̂ ignores the "
+                "gradient's scale and moves about α per step from the first step (§2.1)."
             ),
         ),
         Surface(
@@ -331,9 +333,9 @@ SURFACES: dict[str, Surface] = {
             f_min=0.0,
             latex=(r"f(x, y) = (1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2"),
             teaches=(
-                "Steep walls around a flat valley: at α = 0.1 SGD and momentum blow up within a "
-                "few steps, while Adam's step, bounded by about α (§2.1), walks safely down to "
-                "(3, 0.5)."
+                "Steep walls around a flat valley: they cap SGD's and momentum's α at a few "
+                "thousandths (at α = 0.1 both blow up within a few steps), while Adam's step, "
+                "bounded by about α (§2.1), takes a large α and walks safely down to (3, 0.5)."
             ),
             log_scale=True,
         ),
@@ -388,9 +390,9 @@ SURFACES: dict[str, Surface] = {
             f_min=-78.33233140754284,
             latex=r"f(x, y) = \tfrac{1}{2}\sum_{u \in \{x, y\}} \left(u^4 - 16u^2 + 5u\right)",
             teaches=(
-                "One deep minimum and three shallower ones: from the far corner most methods stop "
-                "in the nearest, shallowest one, while momentum can carry a path over the ridges "
-                "into the deep one."
+                "One deep minimum and three shallower ones: from the far corner every method "
+                "stops in the nearest, shallowest one (f ≈ −50, not −78), a reminder that the "
+                "start, not the optimizer, picks the basin when steps stay small."
             ),
         ),
         Surface(
@@ -424,7 +426,8 @@ SURFACES: dict[str, Surface] = {
             ),
             teaches=(
                 "A funnel whose walls are covered in small dimples: small steps stop in the first "
-                "dimple, and only large (or noisy) steps roll over them to the centre."
+                "dimple; Adam's steps of about α hop over several towards the centre, yet still "
+                "end in a dimple short of (0, 0)."
             ),
         ),
     )

@@ -11,6 +11,11 @@ from streamlit.testing.v1 import AppTest
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "explorer.py")
 
 
+def label(trace: dict) -> str:
+    """A trace's optimizer label: its legend name without the "(α = …)" after it."""
+    return (trace.get("name") or "").split(" (")[0]
+
+
 def run_page(query: dict[str, str] | None = None) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=120)
     for name, value in (query or {}).items():
@@ -33,14 +38,22 @@ def assert_healthy(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
 
-def test_default_view_races_four_optimizers_on_an_animated_contour():
+def test_default_view_races_four_optimizers_on_a_contour_with_its_player():
     at = run_page()
     assert_healthy(at)
     spec = race_spec(at)
     assert spec["data"][0]["type"] == "contour"
-    names = {t["name"] for t in spec["data"]}
+    names = {label(t) for t in spec["data"]}
     assert {"SGD", "Momentum", "RMSprop", "Adam"} <= names
-    assert len(spec["frames"]) > 10
+    # The player under the chart animates this race (it finds the chart by the race's id).
+    (player,) = at.get("bidi_component")
+    assert player.proto.component_name == "optviz_race_player"
+    race = spec["layout"]["meta"]["race"]
+    assert json.loads(player.proto.json) == {
+        "id": race["id"],
+        "steps": race["steps"],
+        "seconds": race["seconds"],
+    }
     assert at.query_params["opt"] == "sgd,momentum,rmsprop,adam"
 
 
@@ -50,8 +63,8 @@ def test_moving_a_slider_changes_the_race():
     at.select_slider(key="explorer_adam_lr").set_value(0.001).run()
     assert_healthy(at)
     after = race_spec(at)
-    adam_before = next(t for t in before["data"] if t["name"] == "Adam")
-    adam_after = next(t for t in after["data"] if t["name"] == "Adam")
+    adam_before = next(t for t in before["data"] if label(t) == "Adam")
+    adam_after = next(t for t in after["data"] if label(t) == "Adam")
     assert adam_before["x"] != adam_after["x"]
     assert at.query_params["adam.lr"] == "0.001"
 
@@ -60,7 +73,7 @@ def test_adding_an_optimizer_adds_its_path():
     at = run_page()
     at.multiselect(key="explorer_optimizers").select("adamax").run()
     assert_healthy(at)
-    assert "AdaMax" in {t["name"] for t in race_spec(at)["data"]}
+    assert "AdaMax" in {label(t) for t in race_spec(at)["data"]}
 
 
 def test_paper_defaults_button_sets_algorithm_1s_values():
@@ -127,7 +140,7 @@ def test_a_link_reproduces_the_view():
     assert at.selectbox(key="explorer_surface").value == "beale"
     assert at.slider(key="explorer_steps").value == 120
     assert at.select_slider(key="explorer_adam_lr").value == 0.05
-    assert {t["name"] for t in path_traces(race_spec(at))} >= {"SGD", "Adam"}
+    assert {label(t) for t in path_traces(race_spec(at))} >= {"SGD", "Adam"}
 
 
 def test_no_optimizer_selected_shows_a_hint_instead_of_a_chart():

@@ -121,7 +121,7 @@ def test_race_has_a_contour_the_minimum_the_start_and_a_path_and_head_per_run(ra
     assert (array(start.x)[0], array(start.y)[0]) == ROSENBROCK_START
     for k, (key, _) in enumerate(RACE):
         spec = OPTIMIZERS[key]
-        assert race_fig.data[paths[k]].name == spec.label
+        assert race_fig.data[paths[k]].name == f"{spec.label} (α = {RACE[k][1]['lr']:g})"
         assert race_fig.data[paths[k]].line.color == spec.color
         assert race_fig.data[heads[k]].marker.color == spec.color
         assert race_fig.data[heads[k]].marker.symbol == "circle"
@@ -220,7 +220,7 @@ def test_side_by_side_has_one_panel_per_run_and_one_player_for_all(race):
     for k in range(3):
         assert (fig.data[paths[k]].xaxis, fig.data[paths[k]].yaxis) == panels[k]
         assert (fig.data[heads[k]].xaxis, fig.data[heads[k]].yaxis) == panels[k]
-    assert [a.text for a in fig.layout.annotations] == [OPTIMIZERS[k].label for k, _ in RACE]
+    assert [a.text for a in fig.layout.annotations] == figures.run_names(race)
     assert [(run["path"], run["head"]) for run in player_runs(fig)] == list(
         zip(paths, heads, strict=True)
     )
@@ -242,9 +242,11 @@ def test_a_path_that_leaves_the_plot_is_cut_at_the_edge_with_an_arrow_and_a_note
     _, paths, heads = race_parts(fig, 2)
     step, edge = figures.race.window_exit(result, 0)
     assert step == 1 and result.diverged_at[0, 0] == -1
-    note = f"Adam left the plot at step {step}"
+    name = figures.run_names(result)[0]
+    assert name == "Adam (α = 3)"
+    note = f"{name} left the plot at step {step}"
     path = fig.data[paths[0]]
-    assert path.name == f"Adam, left the plot at step {step}"
+    assert path.name == f"{name}, left the plot at step {step}"
     x, y = array(path.x), array(path.y)
     assert len(x) == step + 1 and (x[-1], y[-1]) == tuple(edge.astype(np.float32))
     assert -2.0 <= x[-1] <= 2.0 and -1.0 <= y[-1] <= 3.0
@@ -269,9 +271,10 @@ def test_a_run_that_leaves_the_plot_and_diverges_ends_in_an_x_on_the_edge(diverg
     step, _ = figures.race.window_exit(diverging, 0)
     diverged = int(diverging.diverged_at[0, 0])
     assert 0 < step < diverged
-    note = f"SGD left the plot at step {step} and diverged at step {diverged}"
+    name = figures.run_names(diverging)[0]
+    note = f"{name} left the plot at step {step} and diverged at step {diverged}"
     _, paths, heads = race_parts(fig, 2)
-    assert fig.data[paths[0]].name == note.replace("SGD ", "SGD, ", 1)
+    assert fig.data[paths[0]].name == f"{name}, " + note.removeprefix(f"{name} ")
     assert fig.data[heads[0]].marker.symbol == "x"
     assert fig.data[heads[1]].marker.symbol == "circle"
     assert [a.text for a in fig.layout.annotations] == [note]
@@ -292,7 +295,9 @@ def test_a_run_that_diverges_inside_the_plot_ends_in_an_x_at_its_last_finite_poi
     assert fig.data[head].marker.symbol == "x"
     (annotation,) = fig.layout.annotations
     assert (
-        annotation.text == figures.divergence_note(result, 0) == f"SGD diverged at step {diverged}"
+        annotation.text
+        == figures.divergence_note(result, 0)
+        == f"SGD (α = 0.5) diverged at step {diverged}"
     )
     np.testing.assert_allclose(
         (annotation.x, annotation.y), result.paths[0, 0, diverged - 1], rtol=1e-6
@@ -333,9 +338,9 @@ def test_runs_of_the_same_optimizer_are_told_apart_by_hyperparameter_and_dash():
     fig = figures.race_figure(result)
     _, paths, _ = race_parts(fig, 3)
     assert [fig.data[i].name for i in paths] == [
-        "Adam (α=0.05, β1=0.9)",
-        "Adam (α=0.01, β1=0.9)",
-        "Adam (α=0.01, β1=0.5)",
+        "Adam (α = 0.05, β1 = 0.9)",
+        "Adam (α = 0.01, β1 = 0.9)",
+        "Adam (α = 0.01, β1 = 0.5)",
     ]
     assert len({fig.data[i].line.dash for i in paths}) == 3
     assert {fig.data[i].line.color for i in paths} == {OPTIMIZERS["adam"].color}
@@ -407,7 +412,7 @@ def test_a_run_that_cannot_start_is_told_so_with_its_legend_name():
     runs = [("adam", {"lr": 0.1}), ("adam", {"lr": 0.2})]
     result = simulate(surface, runs, (-1.0, 0.5), 20)
     assert figures.divergence_note(result, 1) == (
-        "Adam (α=0.2) cannot start: f or its gradient is not finite at the start point"
+        "Adam (α = 0.2) cannot start: f or its gradient is not finite at the start point"
     )
 
 

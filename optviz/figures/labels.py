@@ -57,27 +57,26 @@ def hparam(result: Trajectories, k: int, name: str) -> float:
 def _format_hparam(name: str, symbol: str, value: object) -> str:
     if isinstance(value, bool):
         return f"{name.replace('_', ' ')} {'on' if value else 'off'}"
-    return f"{_UNICODE.get(symbol, name)}={value:g}"
+    return f"{_UNICODE.get(symbol, name)} = {value:g}"
 
 
 def run_names(result: Trajectories) -> list[str]:
-    """Legend names: the optimizer's label, plus the hyperparameters that tell apart runs of the
-    same optimizer ("Adam (α=0.01)", "Adam (α=0.1)")."""
+    """Legend names: the optimizer's label and its α ("Adam (α = 0.1)"), plus any other
+    hyperparameter that tells apart runs of the same optimizer ("Adam (α = 0.1, β1 = 0.9)")."""
     names = []
     for k, (key, _) in enumerate(result.runs):
         spec = OPTIMIZERS[key]
         twins = [j for j, (other, _) in enumerate(result.runs) if other == key]
-        if len(twins) == 1:
-            names.append(spec.label)
-            continue
         values = [{n: first_value(v) for n, v in result.hyperparameters(j).items()} for j in twins]
         mine = values[twins.index(k)]
         parts = [
             _format_hparam(hp.name, hp.symbol, mine[hp.name])
             for hp in spec.hyperparams
-            if len({repr(v[hp.name]) for v in values}) > 1
+            if hp.name == "lr" or len({repr(v[hp.name]) for v in values}) > 1
         ]
-        names.append(f"{spec.label} ({', '.join(parts or [f'run {twins.index(k) + 1}'])})")
+        same = len(twins) > 1 and all(v == mine for v in values)
+        parts += [f"run {twins.index(k) + 1}"] if same else []
+        names.append(f"{spec.label} ({', '.join(parts)})" if parts else spec.label)
     return names
 
 
@@ -93,7 +92,7 @@ def diverged_phrase(result: Trajectories, k: int) -> str:
 
 def divergence_note(result: Trajectories, k: int, name: str | None = None) -> str | None:
     """What happened to run k (start b = 0), for the reader, or None if it did not diverge:
-    "RMSprop diverged at step 37". ``name`` is the run's legend name (``run_names``)."""
+    "RMSprop (α = 0.1) diverged at step 37". ``name`` is the run's legend name (``run_names``)."""
     step = int(result.diverged_at[k, 0])
     if step < 0:
         return None

@@ -264,15 +264,18 @@ def _adamax_bound(h: Hyperparameters) -> StepBound:
     return StepBound(float(h["lr"]), "α", "Algorithm 2")
 
 
+# Run colours: Okabe & Ito's colour-blind-safe qualitative palette, with its yellow (lost on the
+# light contour, and the minimum's gold star) replaced by a wine red, its sky blue deepened and its
+# blue darkened to stand off the grey-blue contour (tests/test_colours.py checks both).
 OPTIMIZERS: dict[str, OptimizerSpec] = {
     spec.key: spec
     for spec in (
-        OptimizerSpec("sgd", SGD, "SGD", "#4E79A7", (_lr(1e-3),), paper_settings={"lr": 0.1}),
+        OptimizerSpec("sgd", SGD, "SGD", "#000000", (_lr(1e-3),), paper_settings={"lr": 0.1}),
         OptimizerSpec(
             "momentum",
             Momentum,
             "Momentum",
-            "#F28E2B",
+            "#E69F00",
             (_lr(1e-3), _MOMENTUM),
             state=(_MOMENTUM_BUFFER,),
             paper_settings={"lr": 0.01, "momentum": 0.9},
@@ -281,7 +284,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
             "nesterov",
             Nesterov,
             "Nesterov",
-            "#B07AA1",
+            "#882255",
             (_lr(1e-3), _MOMENTUM),
             state=(_MOMENTUM_BUFFER,),
             paper_settings={"lr": 0.01, "momentum": 0.9},
@@ -290,7 +293,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
             "adagrad",
             Adagrad,
             "Adagrad",
-            "#59A14F",
+            "#009E73",
             (_lr(1e-2), _eps(1e-10)),
             state=(StateSpec("sum", "G", "sum of g²", magnitude=True),),
             paper_settings={"lr": 0.01, "eps": 1e-10},
@@ -299,7 +302,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
             "adadelta",
             Adadelta,
             "AdaDelta",
-            "#76B7B2",
+            "#CC79A7",
             (
                 _lr(1.0, 1e-3, 10.0),
                 HyperParam(
@@ -317,7 +320,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
             "rmsprop",
             RMSprop,
             "RMSprop",
-            "#FF9DA7",
+            "#1E9BD7",
             (
                 _lr(1e-2),
                 HyperParam(
@@ -345,7 +348,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
             "adam",
             Adam,
             "Adam",
-            "#E15759",
+            "#D55E00",
             (
                 _lr(1e-3),
                 _BETA1,
@@ -379,7 +382,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
             "adamax",
             Adamax,
             "AdaMax",
-            "#9C755F",
+            "#003F7F",
             (_lr(2e-3), _BETA1, _BETA2, _eps(1e-8)),
             state=(
                 StateSpec("exp_avg", "m", "first moment (mean of g)", corrected_by="beta1"),
