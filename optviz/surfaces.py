@@ -31,6 +31,7 @@ SurfaceFn = Callable[[Tensor, Tensor], Tensor]
 MAX_NOISE = 100.0  # upper limit for the gradient-noise σ; larger values only draw static
 MAX_GRID = 1000  # grid() evaluates n² points; 1000² takes well under a second
 
+MAX_START_GRADIENT = 1e6  # a start moved off a non-finite point avoids a singularity's rim
 MAX_FORMULA_LENGTH = 300  # checked before parsing, so huge inputs never reach the parser
 MAX_FORMULA_NODES = 200  # expression nodes in the parsed tree
 MAX_FORMULA_DEPTH = 30  # nesting levels in the parsed tree
@@ -125,6 +126,28 @@ class Surface:
             lo, hi = (Z[finite].min(), Z[finite].max()) if finite.any() else (0.0, 0.0)
             Z = np.nan_to_num(Z, nan=hi, posinf=hi, neginf=lo)
         return xs.numpy(), ys.numpy(), Z
+
+    def nearest_finite_start(self, start: tuple[float, float], n: int = 81) -> tuple[float, float]:
+        """``start`` if f and ∇f are finite there, else the nearest point of an ``n × n`` grid
+        over the window where they are and |∇f| < ``MAX_START_GRADIENT`` (not on the rim of a
+        singularity); ``start`` itself if there is none. A race cannot begin where the surface
+        is undefined."""
+        candidates = torch.tensor([start], dtype=torch.float64)  # (1, 2)
+        x_min, x_max, y_min, y_max = self.bounds
+        xs = torch.linspace(x_min, x_max, n, dtype=torch.float64)
+        ys = torch.linspace(y_min, y_max, n, dtype=torch.float64)
+        grid = torch.cartesian_prod(xs, ys)  # (n², 2)
+        points = torch.cat([candidates, grid])  # (1 + n², 2)
+        value, grad = self.value_and_grad(points)
+        finite = torch.isfinite(value) & torch.isfinite(grad).all(dim=-1)  # (1 + n²,)
+        if finite[0] or not finite.any():
+            return start
+        finite &= grad.norm(dim=-1) < MAX_START_GRADIENT
+        if not finite.any():
+            return start
+        distance = (points - candidates).norm(dim=-1).masked_fill(~finite, math.inf)
+        x, y = points[int(distance.argmin())].tolist()
+        return round(x, 3), round(y, 3)
 
     def with_noise(self, sigma: float) -> Surface:
         """Return a copy whose gradients carry Gaussian noise of standard deviation ``sigma``."""

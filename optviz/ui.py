@@ -8,6 +8,7 @@ for decays) instead of crawling through a linear range.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,12 @@ import streamlit as st
 from optviz import figures
 from optviz.optim import HyperParam, OptimizerSpec
 from optviz.trajectories import Trajectories
+
+
+def plain(text: str) -> str:
+    """``text`` escaped for Streamlit's Markdown, so it shows as typed: ``x**2`` stays
+    ``x**2`` (not a bold "2"), ``__import__`` keeps its underscores."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~<>$])", r"\\\1", text)
 
 
 def format_value(value: float) -> str:
@@ -41,7 +48,7 @@ def hyperparameter_inputs(spec: OptimizerSpec, *, key_prefix: str) -> dict[str, 
     values: dict[str, float | bool] = {}
     for hp in spec.hyperparams:
         key = widget_key(spec, hp, key_prefix)
-        label = f"${hp.symbol}$ · {hp.name}"
+        label = hp.widget_label  # plain text: screen readers read a label as it is
         if hp.scale == "bool":
             st.session_state.setdefault(key, bool(hp.default))
             values[hp.name] = st.toggle(label, key=key, help=hp.help)

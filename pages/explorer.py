@@ -11,10 +11,11 @@ import streamlit as st
 from optviz import analyses, export, figures, links, presets
 from optviz.cache import byte_lru_cache
 from optviz.optim import OPTIMIZERS
-from optviz.surfaces import MAX_NOISE, SURFACES, Surface, parse_surface
+from optviz.surfaces import MAX_FORMULA_LENGTH, MAX_NOISE, SURFACES, Surface, parse_surface
 from optviz.trajectories import Trajectories, simulate
 from optviz.ui import (
     hyperparameter_inputs,
+    plain,
     race_player,
     set_hyperparameters,
     widget_key,
@@ -56,13 +57,16 @@ def tuned_rates(key: str, formula: str, sigma: float, keys: tuple, start: tuple,
     show_spinner=False,
     hash_funcs={FunctionType: lambda builder: f"{builder.__module__}.{builder.__qualname__}"},
 )
-def chart(builder: Callable[..., go.Figure], race_args: tuple, *args, **kwargs) -> None:
-    """Draw ``builder(race(*race_args), …)``.
+def chart(
+    builder: Callable[..., go.Figure], race_args: tuple, *args, width: str = "stretch", **kwargs
+) -> None:
+    """Draw ``builder(race(*race_args), …)``, as wide as its column or (``width="content"``)
+    as the figure says.
 
     Cached with its element: on a hit Streamlit replays the chart message, so a view seen before
-    rebuilds neither the figure nor its JSON (for the animated race, most of a rerun's time).
+    rebuilds neither the figure nor its JSON (for the race, most of a rerun's time).
     """
-    st.plotly_chart(builder(race(*race_args), *args, **kwargs))
+    st.plotly_chart(builder(race(*race_args), *args, **kwargs), width=width)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -127,8 +131,33 @@ def reset_for_surface() -> None:
         state[key("good_formula")] = "x**2 + 3*sin(y)**2"
         state[key("formula")] = state[key("good_formula")]
     surface = load_surface(state[key("surface")], state[key("good_formula")])
-    state[key("x0")], state[key("y0")] = surface.start
+    state[key("x0")], state[key("y0")] = finite_start(surface, surface.start)
     state[key("sigma")] = surface.noise
+    apply_tuned_preset()
+
+
+def finite_start(surface: Surface, start: tuple[float, float]) -> tuple[float, float]:
+    """``start``, or the nearest point where f and ∇f are finite; says which in one note."""
+    moved = surface.nearest_finite_start(start)
+    st.session_state[key("start_note")] = (
+        f"f is not finite at ({start[0]:.3g}, {start[1]:.3g}): the race starts at the nearest "
+        f"point where it is, ({moved[0]:.3g}, {moved[1]:.3g})."
+        if moved != tuple(start)
+        else None
+    )
+    return moved
+
+
+def apply_formula() -> None:
+    """A new formula that parses: it becomes the surface, the start moves off any point where
+    it is not finite, and α is tuned for it (the previous formula's α means nothing here)."""
+    state = st.session_state
+    try:
+        surface = load_surface(links.CUSTOM, state[key("formula")])
+    except ValueError:
+        return  # the page shows the parser's message under the input
+    state[key("good_formula")] = state[key("formula")]
+    state[key("x0")], state[key("y0")] = finite_start(surface, (state[key("x0")], state[key("y0")]))
     apply_tuned_preset()
 
 
@@ -153,7 +182,7 @@ def load_link() -> None:
     if not (x_min <= start[0] <= x_max and y_min <= start[1] <= y_max):
         warnings.append(f"Ignored the link's start point {start}: it lies outside the plot.")
         start = surface.start
-    state[key("x0")], state[key("y0")] = start
+    state[key("x0")], state[key("y0")] = finite_start(surface, start)
     state[key("steps")] = link.steps
     state[key("seed")] = link.seed
     state[key("sigma")] = surface.noise if link.sigma is None else link.sigma
@@ -174,12 +203,6 @@ state = st.session_state
 # --- page ---------------------------------------------------------------------------------------
 
 st.title("Trajectory explorer")
-st.markdown(
-    "Pick a surface and some optimizers, then press **▶ Play** under the plot to watch them race "
-    "from the same start. Every optimizer is the from-scratch `torch.optim` class that also "
-    "trains MNIST on the next page; the panels below open up their internals, from Adam's "
-    "bias-corrected moments to its step-size bound (Kingma & Ba, §2.1)."
-)
 for warning in state[key("warnings")]:
     st.warning(warning, icon="🔗")
 
@@ -196,16 +219,18 @@ with st.sidebar:
         formula = st.text_input(
             "f(x, y) =",
             key=key("formula"),
-            max_chars=300,
+            # Well above the parser's limit: a long paste gets its "too long" message, not a cut.
+            max_chars=10 * MAX_FORMULA_LENGTH,
+            on_change=apply_formula,
             help="x and y, numbers, + − * / ** ^, sin cos tan exp log sqrt abs tanh …, pi, e.",
         )
         try:
             load_surface(links.CUSTOM, formula)
-            state[key("good_formula")] = formula
         except ValueError as error:
-            st.error(f"{error}. Showing the last formula that worked.", icon="⚠️")
+            st.error(f"{plain(str(error))}. Showing the last formula that worked.", icon="⚠️")
+        if state.get(key("start_note")):
+            st.info(state[key("start_note")], icon="📍")
     surface = load_surface(state[key("surface")], state[key("good_formula")])
-    st.caption(surface.teaches)
 
     x_min, x_max, y_min, y_max = surface.bounds
     col_x, col_y = st.columns(2)
@@ -281,16 +306,36 @@ race_args = (state[key("surface")], state[key("good_formula")], sigma, runs, (x0
 with st.spinner("Racing the optimizers…"):
     result = race(*race_args)
 
-st.subheader(f"{surface.label}")
-st.latex(surface.latex)
-for k in range(len(chosen)):
-    note = figures.divergence_note(result, k)
-    if note and result.diverged_at[k, 0] == 0:
-        st.warning(f"{note}. Move the start point.", icon="💥")
-    elif note:
-        st.warning(f"{note}: its path stops at the last finite point (✕).", icon="💥")
-chart(figures.race_figure, race_args, side_by_side=side_by_side)
-race_player(result, key=key("player"))
+# The race and its player above the fold; one panel sits beside what the surface teaches, side by
+# side panels take the width with the text under them.
+if side_by_side:
+    race_column, about_column = st.container(), st.container()
+else:
+    race_column, about_column = st.columns([2.6, 1], gap="medium")
+with race_column:
+    chart(
+        figures.race_figure,
+        race_args,
+        side_by_side=side_by_side,
+        width="stretch" if side_by_side else "content",
+    )
+    race_player(result, key=key("player"))
+with about_column:
+    st.subheader(plain(surface.label))  # a custom formula's label is the formula as typed
+    st.markdown(f"${surface.latex}$")  # inline: a long formula wraps at its operators
+    st.caption(surface.teaches)
+    st.markdown(
+        "Press **▶ Play** under the plot to watch the optimizers race from the same start. "
+        "Each is the from-scratch `torch.optim` class that also trains MNIST on the next page; "
+        "the panels below open up their internals, from Adam's bias-corrected moments to its "
+        "step-size bound (Kingma & Ba, §2.1)."
+    )
+    for k in range(len(chosen)):
+        note = figures.divergence_note(result, k)
+        if note and result.diverged_at[k, 0] == 0:
+            st.warning(f"{note}. Move the start point.", icon="💥")
+        elif note:
+            st.warning(f"{note}: its path stops at the last finite point (✕).", icon="💥")
 if show_3d:
     chart(figures.surface_3d_figure, race_args)
 

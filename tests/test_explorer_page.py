@@ -170,3 +170,38 @@ def test_only_the_open_tab_is_computed():
     at.run()
     assert_healthy(at)
     assert len(at.get("plotly_chart")) == 1 and len(at.code) == 4  # one update() per optimizer
+
+
+def test_a_formula_shows_as_typed_and_a_new_one_moves_a_non_finite_start_and_retunes_alpha():
+    at = run_page({"surface": "custom", "formula": "x**2 + 10*y**2", "x0": "-1", "y0": "0.5"})
+    assert_healthy(at)
+    assert [h.value for h in at.subheader] == [r"x\*\*2 \+ 10\*y\*\*2"]  # Markdown shows x**2
+    alpha_before = at.select_slider(key="explorer_adam_lr").value
+    # log(x) is not finite at x₀ = −1: one note under the input, the start moves, α is re-tuned.
+    at.text_input(key="explorer_formula").input("x - log(x) + y**2").run()
+    assert_healthy(at)
+    x0, y0 = at.number_input(key="explorer_x0").value, at.number_input(key="explorer_y0").value
+    assert x0 > 0 and (x0, y0) != (-1.0, 0.5)
+    (note,) = at.info
+    assert note.value.startswith("f is not finite at (-1, 0.5): the race starts at the nearest")
+    assert not at.warning  # no "cannot start" banner per optimizer
+    assert at.query_params["formula"] == "x - log(x) + y**2"
+    assert at.select_slider(key="explorer_adam_lr").value != alpha_before
+
+
+def test_an_over_long_formula_gets_the_parsers_message_not_a_silent_cut():
+    at = run_page({"surface": "custom", "formula": "x**2 + y**2"})
+    at.text_input(key="explorer_formula").input("x + " * 100 + "y").run()
+    assert_healthy(at)
+    (error,) = at.error  # Markdown-escaped: the page shows the message as the parser wrote it
+    assert error.value.startswith(r"formula is too long \(401 characters; the limit is 300\)")
+
+
+@pytest.mark.parametrize(
+    ("typed", "escaped"),
+    [("x**2 + 10*y**2", r"x\*\*2 \+ 10\*y\*\*2"), ("__import__", r"\_\_import\_\_")],
+)
+def test_plain_text_escapes_markdown_so_it_shows_as_typed(typed: str, escaped: str) -> None:
+    from optviz.ui import plain
+
+    assert plain(typed) == escaped

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from optviz.surfaces import MAX_NOISE, SURFACES, Surface
+from optviz.surfaces import MAX_NOISE, SURFACES, Surface, parse_surface
 
 # Independent oracle: global minima and minimum values as published (Jamil & Yang 2013,
 # "A literature survey of benchmark functions for global optimization problems", and the
@@ -293,3 +293,12 @@ def test_with_noise_rejects_invalid_sigma(sigma):
 def test_surface_rejects_a_bad_window_or_start(bounds, start):
     with pytest.raises(ValueError):
         Surface(key="bad", label="bad", fn=lambda x, y: x * y, bounds=bounds, start=start)
+
+
+def test_a_start_where_f_is_not_finite_moves_to_the_nearest_finite_point_off_the_rim():
+    surface = parse_surface("x - log(x) + y**2")
+    assert surface.nearest_finite_start((2.0, 0.5)) == (2.0, 0.5)  # finite: stays
+    x, y = surface.nearest_finite_start((-1.0, 0.5))
+    assert 0 < x <= 0.1 and abs(y - 0.5) <= 0.04  # the nearest grid point right of x = 0
+    value, grad = surface.value_and_grad(torch.tensor([x, y], dtype=torch.float64))
+    assert torch.isfinite(value) and grad.norm() < 1e6

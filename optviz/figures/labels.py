@@ -11,22 +11,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from optviz.optim import OPTIMIZERS
+from optviz.optim import OPTIMIZERS, HyperParam
 
 if TYPE_CHECKING:  # builders take results; they never run the engine
     from optviz.trajectories import Trajectories
 
 DASHES = ("solid", "dash", "dot", "dashdot")  # runs of the same optimizer share its colour
-
-# Hyperparameter symbols of the registry (LaTeX) as plain Unicode for legends and titles.
-_UNICODE = {
-    r"\alpha": "α",
-    r"\beta_1": "β1",
-    r"\beta_2": "β2",
-    r"\epsilon": "ε",
-    r"\rho": "ρ",
-    r"\mu": "μ",
-}
 
 
 def run_color(result: Trajectories, k: int) -> str:
@@ -54,10 +44,10 @@ def hparam(result: Trajectories, k: int, name: str) -> float:
     return float(first_value(result.hyperparameters(k)[name]))  # type: ignore[arg-type]
 
 
-def _format_hparam(name: str, symbol: str, value: object) -> str:
+def _format_hparam(hp: HyperParam, value: object) -> str:
     if isinstance(value, bool):
-        return f"{name.replace('_', ' ')} {'on' if value else 'off'}"
-    return f"{_UNICODE.get(symbol, name)} = {value:g}"
+        return f"{hp.name.replace('_', ' ')} {'on' if value else 'off'}"
+    return f"{hp.plain_symbol} = {value:g}"
 
 
 def run_names(result: Trajectories) -> list[str]:
@@ -70,7 +60,7 @@ def run_names(result: Trajectories) -> list[str]:
         values = [{n: first_value(v) for n, v in result.hyperparameters(j).items()} for j in twins]
         mine = values[twins.index(k)]
         parts = [
-            _format_hparam(hp.name, hp.symbol, mine[hp.name])
+            _format_hparam(hp, mine[hp.name])
             for hp in spec.hyperparams
             if hp.name == "lr" or len({repr(v[hp.name]) for v in values}) > 1
         ]

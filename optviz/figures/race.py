@@ -29,6 +29,7 @@ from optviz.figures.labels import (
 )
 from optviz.figures.layout import (
     FIGURE_HEIGHT,
+    LEGEND_ROW,
     OUTLINE,
     base_layout,
     panel_axes,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:  # builders take results; they never run the engine
     from optviz.trajectories import Trajectories
 
 MAX_COLUMNS = 4  # side-by-side panels per row
+PLOT_BOX = (640, 540)  # px: the largest plot area of a one-panel race (width, height)
 STEPS_PER_SECOND = 60  # Play's pace: one step a display frame on a 60 Hz screen …
 PLAY_SECONDS = (3.0, 12.0)  # … within these bounds for one full playback
 # The player's script (see its header), for the app's component and the HTML export.
@@ -133,7 +135,6 @@ def race_figure(result: Trajectories, *, side_by_side: bool = False, grid: int =
     else:
         layout = {"xaxis": {}, "yaxis": {}}
         panel_of_run = [0] * K
-        height = FIGURE_HEIGHT
 
     surface_traces, images, scale, z_min, z_max = _surface_traces(
         result, grid, max(panel_of_run) + 1
@@ -144,10 +145,14 @@ def race_figure(result: Trajectories, *, side_by_side: bool = False, grid: int =
         run |= {"path": first_path + k, "head": first_path + K + k}
 
     x_min, x_max, y_min, y_max = surface.bounds
+    if side_by_side:
+        size = {"height": height, "margin": {"l": 10, "r": 10, "t": 70, "b": 10}}
+        colorbar = {"thickness": 12, "len": 0.9}
+    else:
+        size, colorbar = _fitted_size(surface.bounds, [t["name"] for t in path_traces])
     layout |= base_layout(
         None,
-        height=height,
-        margin={"l": 10, "r": 10, "t": 70 if side_by_side else 40, "b": 10},
+        **size,
         # At the top of the figure, clear of the panels' titles.
         legend={"orientation": "h", "yref": "container", "y": 1.0, "yanchor": "top", "x": 0.0},
         # Zoom survives reruns (slider moves) on the same surface, and resets on a new one.
@@ -156,7 +161,7 @@ def race_figure(result: Trajectories, *, side_by_side: bool = False, grid: int =
             "colorscale": CONTOUR_COLORSCALE,
             "cmin": z_min,
             "cmax": z_max,
-            "colorbar": {"thickness": 12, "len": 0.9, **scale.colorbar(z_min, z_max)},
+            "colorbar": colorbar | scale.colorbar(z_min, z_max),
         },
         annotations=[*layout.get("annotations", ()), *notes],
         images=images,
@@ -181,6 +186,37 @@ def race_figure(result: Trajectories, *, side_by_side: bool = False, grid: int =
             axis["scaleratio"] = 1
         layout[name] = axis
     return go.Figure(data=surface_traces + path_traces + head_traces, layout=layout)
+
+
+def _fitted_size(
+    bounds: tuple[float, float, float, float], names: Sequence[str]
+) -> tuple[dict, dict]:
+    """The one-panel race's size in pixels, and its colour bar: the plot area takes the window's
+    shape (equal scale) within ``PLOT_BOX``, the figure wraps it tightly (the legend's rows on
+    top, the colour bar just right of the plot), so the page can set the chart beside its text
+    instead of centring a square in a wide, empty figure."""
+    x_min, x_max, y_min, y_max = bounds
+    aspect = (x_max - x_min) / (y_max - y_min)
+    width = min(PLOT_BOX[0], PLOT_BOX[1] * aspect)
+    height = width / aspect
+    margin = {"l": 48, "r": 80, "b": 30}
+    figure_width = round(width) + margin["l"] + margin["r"]
+    rows = _legend_rows(["global minimum", "start", *names], figure_width)
+    margin["t"] = 12 + LEGEND_ROW * rows
+    size = {"width": figure_width, "height": round(height) + margin["t"] + margin["b"]}
+    return size | {"margin": margin}, {"thickness": 12, "len": 1.0, "x": 1.0, "xpad": 10}
+
+
+def _legend_rows(names: Sequence[str], width: float) -> int:
+    """Rows a horizontal legend of ``names`` wraps into in a figure ``width`` px wide (Plotly's
+    12 px font: ≈ 6.5 px a character, 45 px for each item's symbol and gap)."""
+    rows, used = 1, 0.0
+    for name in names:
+        item = 45 + 6.5 * len(name)
+        if used and used + item > width:
+            rows, used = rows + 1, 0.0
+        used += item
+    return rows
 
 
 def _surface_traces(

@@ -32,6 +32,18 @@ Scale = Literal["log", "linear", "decay", "bool"]
 DECAYS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9995, 0.9999)
 
 
+# The registry's LaTeX symbols in plain Unicode.
+PLAIN_SYMBOLS = {
+    r"\alpha": "α",
+    r"\beta_1": "β1",
+    r"\beta_2": "β2",
+    r"\epsilon": "ε",
+    r"\rho": "ρ",
+    r"\mu": "μ",
+    r"1 - \beta^t": "1 − βᵗ",
+}
+
+
 @dataclass(frozen=True)
 class HyperParam:
     """One hyperparameter as a user sees it: a slider (or a toggle) with a range and a default.
@@ -48,6 +60,16 @@ class HyperParam:
     high: float = 1.0
     scale: Scale = "linear"
     help: str = ""
+    label: str = ""  # the widget's label if not "<symbol> · <name>"
+
+    @property
+    def plain_symbol(self) -> str:
+        """The symbol in plain Unicode, for legends, titles and labels a screen reader reads."""
+        return PLAIN_SYMBOLS.get(self.symbol, self.name)
+
+    @property
+    def widget_label(self) -> str:
+        return self.label or f"{self.plain_symbol} · {self.name}"
 
     @property
     def log(self) -> bool:
@@ -361,6 +383,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
                     scale="bool",
                     help="Divide m and v by (1 − β^t). Off: the paper's §3 ablation, whose first "
                     "steps blow up when β2 is close to 1.",
+                    label="bias correction (divide by 1 − βᵗ)",
                 ),
             ),
             state=(
