@@ -6,22 +6,49 @@ import csv
 import html
 import io
 
+import numpy as np
+import torch
+
 from optviz.figures import race_figure
+from optviz.figures.labels import first_value
 from optviz.figures.race import PLAYER_JS
 from optviz.trajectories import Trajectories
 
 
-def trajectories_csv(result: Trajectories) -> str:
-    """One row per run and step t (start b = 0): position, loss, and the gradient g_t that led
-    there (0 at t = 0)."""
+def trajectories_csv(result: Trajectories, seed: int) -> str:
+    """One row per run and step t (start b = 0), everything needed to redo it: the surface (its
+    formula for a custom one), noise σ and ``seed``; θ_t, f(θ_t) and the gradient at θ_t that
+    the step from θ_t used (noise included; at t = T, where no step follows, ∇f(θ_T)); then
+    every hyperparameter of the run (a column each, empty for optimizers without it)."""
+    surface = result.surface
+    names = list(
+        dict.fromkeys(n for k in range(len(result.runs)) for n in result.hyperparameters(k))
+    )
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["optimizer", "step", "x", "y", "loss", "grad_x", "grad_y"])
+    columns = [
+        "optimizer",
+        "surface",
+        "sigma",
+        "seed",
+        "step",
+        "x",
+        "y",
+        "loss",
+        "grad_x",
+        "grad_y",
+    ]
+    writer.writerow([*columns, *names])
     for k, (key, _) in enumerate(result.runs):
+        hparams = result.hyperparameters(k)
+        values = [first_value(hparams[n]) if n in hparams else "" for n in names]
+        _, last_grad = surface.value_and_grad(torch.as_tensor(result.paths[k, 0, -1]))
+        grads = np.concatenate([result.grads[k, 0], last_grad.numpy()[None]])  # (T + 1, 2)
         for t in range(result.steps + 1):
-            g = result.grads[k, 0, t - 1] if t else (0.0, 0.0)
             x, y = result.paths[k, 0, t]
-            writer.writerow([key, t, x, y, result.losses[k, 0, t], g[0], g[1]])
+            loss = result.losses[k, 0, t]
+            row = [key, surface.label, surface.noise, seed, t, x, y, loss, *grads[t]]
+            writer.writerow([*row, *values])
     return out.getvalue()
 
 

@@ -395,7 +395,7 @@ def export_panel() -> None:
     # Callables: the files are built only when a button is pressed, not on every rerun.
     left.download_button(
         "Trajectories (CSV)",
-        lambda: export.trajectories_csv(result),
+        lambda: export.trajectories_csv(result, seed),
         file_name=f"optviz-{state[key('surface')]}.csv",
         mime="text/csv",
         on_click="ignore",

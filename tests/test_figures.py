@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import ast
 import base64
+import csv
+import io
 import math
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-from optviz import analyses, figures
+from optviz import analyses, export, figures
 from optviz.figures import curves, layout
 from optviz.optim import OPTIMIZERS
 from optviz.surfaces import SURFACES, parse_surface
@@ -590,3 +593,23 @@ def test_figure_modules_are_pure_and_never_run_the_engine(path):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
     }
     assert not calls & {"show", "write_html", "write_image", "write_json"}
+
+
+def test_the_csv_gives_each_row_the_gradient_at_its_point_and_everything_to_redo_the_race():
+    surface = SURFACES["noisy_quadratic"]
+    runs = [("adam", {"lr": 0.05}), ("sgd", {"lr": 0.01})]
+    result = simulate(surface, runs, surface.start, 20, seed=7)
+    rows = list(csv.DictReader(io.StringIO(export.trajectories_csv(result, seed=7))))
+    assert len(rows) == 2 * 21
+    adam = [row for row in rows if row["optimizer"] == "adam"]
+    for t, row in enumerate(adam):
+        assert (row["surface"], float(row["sigma"]), row["seed"]) == (surface.label, surface.noise, "7")
+        assert (float(row["x"]), float(row["y"])) == tuple(result.paths[0, 0, t])
+        if t < 20:  # the gradient the step from θ_t used, noise included
+            assert (float(row["grad_x"]), float(row["grad_y"])) == tuple(result.grads[0, 0, t])
+    # At t = T no step follows: ∇f(θ_T), noiseless.
+    _, grad = surface.value_and_grad(torch.as_tensor(result.paths[0, 0, -1]))
+    np.testing.assert_allclose([float(adam[-1]["grad_x"]), float(adam[-1]["grad_y"])], grad)
+    assert float(adam[0]["beta2"]) == 0.999 and adam[0]["bias_correction"] == "True"
+    sgd = [row for row in rows if row["optimizer"] == "sgd"]
+    assert sgd[0]["beta2"] == "" and float(sgd[0]["lr"]) == 0.01

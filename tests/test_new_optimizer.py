@@ -72,9 +72,10 @@ def test_its_update_rule_and_reference_come_from_its_docstring() -> None:
 
 
 def test_its_trajectory_downloads_as_csv(result) -> None:
-    rows = list(csv.DictReader(io.StringIO(export.trajectories_csv(result))))
+    rows = list(csv.DictReader(io.StringIO(export.trajectories_csv(result, seed=0))))
     mine = [row for row in rows if row["optimizer"] == KEY]
     assert len(mine) == 61 and float(mine[0]["x"]) == START[0]
+    assert float(mine[0]["lr"]) == LR
 
 
 def test_it_is_offered_on_the_explorer_page_and_races_there(toy: None) -> None:
