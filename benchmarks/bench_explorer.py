@@ -54,7 +54,7 @@ def median_time(action, repeats: int) -> float:
 def figure_costs(result, repeats: int) -> None:
     """Item 4: build time of each builder, and the two choices the builders rest on."""
     builders = {
-        "race": lambda: figures.race_figure(result, frames=40),
+        "race": lambda: figures.race_figure(result),
         "loss": lambda: figures.loss_figure(result),
         "distance": lambda: figures.distance_figure(result),
         "step size": lambda: figures.step_size_figure(result, 3),
