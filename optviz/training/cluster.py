@@ -34,15 +34,17 @@ A round that fails (the store unwritable, Ray gone) is retried with a growing pa
 every ``OUTAGE_LOG_EVERY_S`` while it lasts, and one when it ends. The page shows the failure as
 long as it lasts (``CollectorState.error``).
 
-``ray.init`` happens lazily on the collector thread (first use of the Live MNIST page), so the
-explorer page never pays for it. Without ``RAY_ADDRESS`` it starts a local Ray that listens on
-loopback only; with it, it joins that cluster unchanged. At exit the app shuts its local Ray down
-and kills whatever of it is left (``optviz.training.lifecycle``).
+``ray.init`` happens lazily for the collector (first use of the Live MNIST page), so the
+explorer page never pays for it, on a thread that lives until the app shuts Ray down (Ray's local
+processes die with the thread that started them). Without ``RAY_ADDRESS`` it starts a local Ray
+that listens on loopback only; with it, it joins that cluster unchanged. At exit the app shuts its
+local Ray down and kills whatever of it is left (``optviz.training.lifecycle``).
 """
 
 from __future__ import annotations
 
 import atexit
+import concurrent.futures
 import contextlib
 import logging
 import math
@@ -135,7 +137,7 @@ def ensure_ray(settings: Settings | None = None) -> str:
                 kwargs["address"] = address
                 if node_ip:
                     kwargs["_node_ip_address"] = node_ip
-                _init_ray(kwargs, local=False)
+                _init_ray_on_its_thread(kwargs, local=False)
             else:
                 want = settings.max_concurrent_runs * settings.run_cpus
                 kwargs |= {
@@ -145,7 +147,7 @@ def ensure_ray(settings: Settings | None = None) -> str:
                     "include_dashboard": False,
                     "object_store_memory": 512 * 1024**2,  # MNIST is 55 MB; leave the RAM alone
                 }
-                _init_ray(kwargs, local=True)
+                _init_ray_on_its_thread(kwargs, local=True)
             _register_shutdown()
         resources = ray.cluster_resources()
         where = os.environ.get("RAY_ADDRESS") or "local"
@@ -154,6 +156,37 @@ def ensure_ray(settings: Settings | None = None) -> str:
             f"Ray {where}: {nodes} node(s), {resources.get('CPU', 0):g} CPUs, "
             f"{resources.get('GPU', 0):g} GPUs"
         )
+
+
+# Set by `shutdown` once Ray is shut down: the thread `ray.init` ran on may end then.
+_ray_thread_release: threading.Event | None = None
+
+
+def _init_ray_on_its_thread(kwargs: dict[str, Any], *, local: bool) -> None:
+    """``_init_ray`` on a thread of its own that lives until ``shutdown`` has shut Ray down.
+
+    Ray starts its local processes (GCS, raylet, ...) with ``PR_SET_PDEATHSIG``, so that they die
+    with the app if it is SIGKILLed; but Linux sends that signal when the *thread* that started
+    them ends. Started from a collector's thread, they were SIGKILLed as the app's shutdown
+    closed the collector, and ``ray.shutdown`` then waited seconds for the dead GCS and raylet
+    (the driver's log: "TaskEventBuffer shutdown timed out"), which held up a SIGTERM of the app.
+    """
+    global _ray_thread_release
+    started: concurrent.futures.Future[None] = concurrent.futures.Future()
+    release = threading.Event()
+
+    def own() -> None:
+        try:
+            _init_ray(kwargs, local=local)
+        except BaseException as error:
+            started.set_exception(error)
+            return
+        started.set_result(None)
+        release.wait()
+
+    threading.Thread(target=own, name="optviz-ray", daemon=True).start()
+    started.result()
+    _ray_thread_release = release
 
 
 def _init_ray(kwargs: dict[str, Any], *, local: bool) -> None:
@@ -654,13 +687,16 @@ def close_collectors() -> None:
 def shutdown() -> None:
     """At exit: fail the live runs, then end this app's local Ray.
 
-    Its processes are killed first (``reap_own``: the raylet's agents are not Ray's to stop and
-    outlived ``ray.shutdown``), which also spares ``ray.shutdown`` its one-by-one stops.
+    ``ray.shutdown`` runs while the GCS and the raylet still answer (see
+    ``_init_ray_on_its_thread``), so the driver disconnects at once; ``reap_own`` then kills what
+    it leaves running: the raylet's agents are not Ray's to stop.
     """
     close_collectors()
-    reap_own(grace=0.5)
     if ray.is_initialized():
         ray.shutdown()
+    if _ray_thread_release is not None:
+        _ray_thread_release.set()
+    reap_own(grace=0.5)
 
 
 def _register_shutdown() -> None:

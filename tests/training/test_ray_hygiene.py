@@ -260,22 +260,19 @@ def ray_started(server: StreamlitServer) -> set[int]:
     return pids
 
 
-def test_sigterm_of_the_app_ends_its_ray_within_10_s_and_the_app_after(
+def test_sigterm_of_the_app_ends_it_and_every_process_of_its_tree_within_10_s(
     streamlit_server: Callable[..., StreamlitServer], page: Any
 ) -> None:
     server = streamlit_server()
     open_app(page, server.url, "mnist")  # the page starts Ray and warm workers
-    ray_pids = ray_started(server) - {server.process.pid}
+    # The app and its tree (GCS, raylet, agents, workers), and whatever else carries its marker.
+    pids = ray_started(server) | set(server.marked_pids())
     os.kill(server.process.pid, signal.SIGTERM)  # the app process only, as `docker stop` does
-    sent = time.monotonic()
-    left = still_alive(ray_pids, within=10)
+    left = still_alive(pids, within=10)
     assert left == [], f"alive 10 s after SIGTERM: {left}\n{server.log()}"
-    # The app itself exits once its lifespan has shut Ray down: a bound for a hang, not the 10 s
-    # above. Its server (uvicorn) re-raises the SIGTERM it handled once it has shut down, so the
-    # process ends by that signal.
-    exit_code = server.process.wait(timeout=max(1.0, 30 - (time.monotonic() - sent)))
-    assert exit_code in (0, -signal.SIGTERM), server.log()
-    assert still_alive(set(server.marked_pids()), within=5) == [], server.log()
+    # Its server (uvicorn) re-raises the SIGTERM it handled once its lifespan has shut Ray down,
+    # so the app ends by that signal.
+    assert server.process.wait(timeout=1) in (0, -signal.SIGTERM), server.log()
 
 
 def store_status(db: Path, run_id: int) -> tuple[str, str | None]:
