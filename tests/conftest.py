@@ -21,9 +21,10 @@ tests that open a page of RAY_PAGES (the `page` fixture fails such a test left u
 Page helpers (import them: `from conftest import open_app, move_slider, ...`)
     open_app(page, url, path="")         go to a page of the app and wait until its script run,
                                          and any rerun it asks for, is shown.
-    wait_for_idle(page, after=None)      wait until the last script run finished with no rerun to
-                                         follow and is shown (given a `script_runs` marker, a run
-                                         newer than it).
+    wait_for_idle(page, after=None)      wait until the last full script run finished with no
+                                         rerun to follow and is shown (given a `script_runs`
+                                         marker, a run newer than it); fragment runs, such as a
+                                         `st.fragment(run_every=...)` polling, do not hold it up.
     script_runs(page) / expect_rerun(page)   the marker, and `with expect_rerun(page): click()`.
     move_slider(page, label, presses)    focus a slider by its label and press arrow keys, one
                                          rerun per press; returns the slider's new value text.
@@ -318,20 +319,30 @@ def streamlit_server(tmp_path: Path) -> Iterator[Callable[..., StreamlitServer]]
 # --------------------------------------------------------------------------------------- browser
 
 # Installed in every tracked page before its own scripts run. It taps the app's WebSocket and
-# reads the one top-level field of each ForwardMsg that says how a script run went (field numbers
-# from streamlit/proto/ForwardMsg.proto): `new_session` (4) starts a run, `script_finished` (6)
+# reads the fields of each ForwardMsg that say how a script run went (field numbers from
+# streamlit/proto/ForwardMsg.proto): `new_session` (4) starts a run, `script_finished` (6)
 # ends it, with status FINISHED_EARLY_FOR_RERUN (2) when `st.rerun()` or a newer rerun request cut
-# it short and another run follows. It counts the rerun requests the page sends (BackMsg
-# `rerun_script`, 11), for the message of a wait that timed out. `doc` tells a reloaded document
-# from the old one; `navs` keeps every distinct page navigation the document has shown, from its
-# first paint.
+# it short and another run follows. Both carry the run's identity (`metadata` 2 → `run` 6), whose
+# `fragment_ids` (2) name the fragments a fragment run reruns: such a run (e.g. a
+# `st.fragment(run_every=...)` polling) is kept apart, in `fragment` and `fragments_finished`, so
+# `run` and `finished` follow the page's full runs only, and a page that polls still goes idle.
+# A fragment run that ends early for a rerun may be followed by a full run, so `run` is "rerun"
+# until the next run starts (and back to what it was if that is a fragment run).
+# `starts` and `ends` keep when each run (full or fragment) started and finished, `finished_at`
+# when the last full run finished (`performance.now()`). It counts the rerun requests the page
+# sends (BackMsg `rerun_script`, 11), for the message of a wait that timed out. `doc` tells a
+# reloaded document from the old one; `navs` keeps every distinct page navigation the document
+# has shown, from its first paint.
 _TAP_JS = """
 (() => {
   if (window.__optviz) return;
   const s = (window.__optviz = {
     doc: Math.random(), received: 0, finished: 0, run: "none", navs: [], reruns_sent: 0,
+    fragment: "none", fragments_finished: 0, starts: [], ends: [], finished_at: null,
   });
-  const NEW_SESSION = 4, SCRIPT_FINISHED = 6, FINISHED_EARLY_FOR_RERUN = 2;
+  const METADATA = 2, NEW_SESSION = 4, SCRIPT_FINISHED = 6, FINISHED_EARLY_FOR_RERUN = 2;
+  const RUN_IDENTITY = 6, FRAGMENT_IDS = 2;  // ForwardMsgMetadata.run, RunIdentity.fragment_ids
+  let fragmentCut = null;  // `run` as it was before a fragment run was cut short for a rerun
   const RERUN_SCRIPT = 11;  // BackMsg.rerun_script: the page asks for a run
   const varint = (bytes, i) => {
     let value = 0, scale = 1, byte;
@@ -345,7 +356,9 @@ _TAP_JS = """
       [tag, i] = varint(bytes, i);
       const wire = tag % 8, field = (tag - wire) / 8;
       if (wire === 0) { [value, i] = varint(bytes, i); fields.set(field, value); }
-      else if (wire === 2) { [value, i] = varint(bytes, i); fields.set(field, true); i += value; }
+      else if (wire === 2) {  // a length-delimited field: keep where its bytes are
+        [value, i] = varint(bytes, i); fields.set(field, bytes.subarray(i, i + value)); i += value;
+      }
       else if (wire === 1) i += 8;
       else if (wire === 5) i += 4;
       else break;
@@ -360,10 +373,27 @@ _TAP_JS = """
         if (!(event.data instanceof ArrayBuffer)) return;
         s.received += 1;
         const fields = topLevelFields(new Uint8Array(event.data));
-        if (fields.has(NEW_SESSION)) s.run = "running";
+        if (!fields.has(NEW_SESSION) && !fields.has(SCRIPT_FINISHED)) return;
+        const run = fields.has(METADATA) && topLevelFields(fields.get(METADATA)).get(RUN_IDENTITY);
+        const fragmentRun = Boolean(run) && topLevelFields(run).has(FRAGMENT_IDS);
+        if (fields.has(NEW_SESSION)) {
+          s.starts.push(performance.now());
+          if (!fragmentRun) s.run = "running";
+          else {
+            s.fragment = "running";
+            if (fragmentCut) s.run = fragmentCut;  // what followed the cut run was a fragment run
+          }
+          fragmentCut = null;
+        }
         if (fields.has(SCRIPT_FINISHED)) {
-          if (fields.get(SCRIPT_FINISHED) === FINISHED_EARLY_FOR_RERUN) s.run = "rerun";
-          else { s.run = "finished"; s.finished += 1; }
+          s.ends.push(performance.now());
+          const early = fields.get(SCRIPT_FINISHED) === FINISHED_EARLY_FOR_RERUN;
+          if (fragmentRun) {
+            s.fragment = "finished"; s.fragments_finished += 1;
+            // Cut short for a rerun (its `st.rerun()`, say): a full run may follow.
+            if (early) [fragmentCut, s.run] = [s.run, "rerun"];
+          } else if (early) s.run = "rerun";
+          else { s.run = "finished"; s.finished += 1; s.finished_at = performance.now(); }
         }
       });
     }
@@ -392,17 +422,19 @@ _TAP_JS = """
 })();
 """
 
-# Idle: the last script run the page heard of ended without a rerun to follow, one ended since
-# `finished` (or in a newer document than `doc`), the app shows it as connected and not running,
-# no element still waits for its code (Streamlit's `stSkeleton` stands in for it meanwhile) and
-# plotly.js has drawn every Plotly chart (its `_fullData` is filled in as it draws).
+# Idle: the last full script run the page heard of ended without a rerun to follow, one ended
+# since `finished` (or in a newer document than `doc`), the app shows it as connected and not
+# running (or running only a fragment run: a page that polls with `st.fragment(run_every=...)` is
+# idle between its full runs however often the fragment reruns), no element still waits for its
+# code (Streamlit's `stSkeleton` stands in for it meanwhile) and plotly.js has drawn every Plotly
+# chart (its `_fullData` is filled in as it draws).
 _SETTLED_JS = """
 ([doc, finished]) => {
   const s = window.__optviz;
   const app = document.querySelector('[data-testid="stApp"]');
   return Boolean(s && app) && s.run === "finished" && (s.doc !== doc || s.finished > finished)
     && app.getAttribute("data-test-connection-state") === "CONNECTED"
-    && app.getAttribute("data-test-script-state") === "notRunning"
+    && (app.getAttribute("data-test-script-state") === "notRunning" || s.fragment === "running")
     && !document.querySelector('[data-testid="stSkeleton"], [data-testid="stAppSkeleton"]')
     && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every((chart) => {
       const gd = chart.querySelector(".js-plotly-plot");
@@ -447,6 +479,8 @@ _IDLE_STATE_JS = """
       return !gd || gd._fullData === undefined;
     }).length,
     charts: charts.length,
+    fragment: s.fragment, fragments_finished: s.fragments_finished,
+    text: document.body ? document.body.innerText.slice(0, 400) : null,
   };
 }
 """
@@ -554,7 +588,7 @@ def _ray_only_in_ray_tests(request: pytest.FixtureRequest) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class RunMarker:
-    """Where the page's count of finished script runs stood (see `script_runs`)."""
+    """Where the page's count of finished full script runs stood (see `script_runs`)."""
 
     doc: float
     finished: int
@@ -570,8 +604,9 @@ def script_runs(page: Any) -> RunMarker:
 
 
 def wait_for_idle(page: Any, after: RunMarker | None = None, *, timeout_ms: float = 60_000) -> None:
-    """Wait until the app is connected, its last script run finished with no rerun to follow, and
-    the page shows that run.
+    """Wait until the app is connected, its last full script run finished with no rerun to
+    follow, and the page shows that run. Fragment runs are not waited for (a page whose fragment
+    polls would never be idle), so an action that reruns only a fragment has no marker to wait on.
 
     With `after`, the run must have finished after that marker was taken (or in a reloaded
     document), so an action's rerun that has not started yet is not mistaken for idle.
