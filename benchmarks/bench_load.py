@@ -34,8 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from conftest import (  # noqa: E402
-    _IDLE_JS,
-    _OBSERVER_JS,
+    _SETTLED_JS,
+    _STILL_SETTLED_JS,
+    _TAP_JS,
     CHROMIUM,
     CHROMIUM_ARGS,
     VIEWPORT,
@@ -50,32 +51,19 @@ MOVES = 8  # slider moves per user
 STEPS_LABEL = "Steps"
 SMOOTHING_LABEL = "Loss smoothing"
 LIVE_OPTIMIZERS = "sgd,momentum,adagrad,adam"
-# A run start time per script run: the live page redraws every second on its own, so a key
+# The tests' WebSocket tap (`_TAP_JS`) keeps when each script run, full or fragment, started and
+# finished (`starts`, `ends`). The live page's fragments rerun every second on their own, so a key
 # press is answered by the first run that started after it, not by the next one to finish.
-_RUNS_JS = """
-(() => {
-  if (window.__load) return;
-  const s = (window.__load = {starts: [], ends: []});
-  let running = false;
-  const look = () => {
-    const app = document.querySelector('[data-testid="stApp"]');
-    const now = app && app.getAttribute("data-test-script-state") === "running";
-    if (now && !running) s.starts.push(performance.now());
-    if (!now && running) s.ends.push(performance.now());
-    running = now;
-  };
-  new MutationObserver(look).observe(document.documentElement, {
-    subtree: true, attributes: true, attributeFilter: ["data-test-script-state"],
-  });
-})();
-"""
 _ANSWERED_JS = """
 (t0) => {
-  const s = window.__load;
-  const i = s.starts.findIndex((t) => t >= t0);
-  return i >= 0 && s.ends.length > i && s.ends[i] >= s.starts[i] ? s.ends[i] - t0 : null;
+  const s = window.__optviz;
+  const start = s.starts.find((t) => t >= t0);
+  const end = start === undefined ? undefined : s.ends.find((t) => t >= start);
+  return end === undefined ? null : end - t0;
 }
 """
+# `_SETTLED_JS`, answering when it holds with the page's clock instead of `true`.
+_SETTLED_AT_JS = f"(args) => ({_SETTLED_JS.strip()})(args) && performance.now()"
 _TRACED_SERVER = """
 import os, sys, threading, time, tracemalloc
 from pathlib import Path
@@ -128,17 +116,23 @@ async def open_tab(browser: Any, url: str) -> tuple[Any, Any]:
     context = await browser.new_context(viewport=VIEWPORT)
     page = await context.new_page()
     page.set_default_timeout(120_000)
-    await page.add_init_script(_OBSERVER_JS)
-    await page.add_init_script(_RUNS_JS)
+    await page.add_init_script(_TAP_JS)
     await page.goto(url)
     await page.wait_for_selector('[data-testid="stApp"]')
     await wait_idle(page)
     return context, page
 
 
-async def wait_idle(page: Any, after: list | None = None, quiet_ms: float = 300) -> None:
-    doc, finished = after or (-1.0, -1)
-    await page.wait_for_function(_IDLE_JS, arg=[doc, finished, quiet_ms], polling=50)
+async def wait_idle(page: Any, after: list | None = None) -> float:
+    """The tests' `wait_for_idle` (conftest) in Playwright's async API: wait until the page's
+    last full script run (newer than `after`, a `marker`) finished with no rerun to follow and is
+    shown. Returns the page's clock (ms) when it was first seen so."""
+    args = after or [-1.0, -1]
+    while True:
+        handle = await page.wait_for_function(_SETTLED_AT_JS, arg=args, polling=20)
+        settled_at = float(await handle.json_value())
+        if await page.evaluate(_STILL_SETTLED_JS, args):
+            return settled_at
 
 
 async def marker(page: Any) -> list:
@@ -151,8 +145,19 @@ async def slider(page: Any, label: str) -> Any:
 
 
 async def press_and_time(page: Any, label: str, key: str) -> float:
-    """Press ``key`` on the slider labelled ``label``; seconds until the first script run that
-    started after the press has finished."""
+    """Press ``key`` on the slider labelled ``label`` (on a page without fragment runs); seconds
+    until the full script run it caused has finished and is shown."""
+    thumb = await slider(page, label)
+    await thumb.focus()
+    mark = await marker(page)
+    t0 = await page.evaluate("() => performance.now()")
+    await page.keyboard.press(key)
+    return (await wait_idle(page, mark) - t0) / 1e3
+
+
+async def press_and_time_fragment(page: Any, label: str, key: str) -> float:
+    """Press ``key`` on the slider labelled ``label``; seconds until the first script run (full
+    or fragment) that started after the press has finished."""
     thumb = await slider(page, label)
     await thumb.focus()
     t0 = await page.evaluate("() => performance.now()")
@@ -176,7 +181,6 @@ async def explorer_users(browser: Any, url: str, users: int, offset: int) -> lis
         times = []
         for _ in range(MOVES):
             times.append(await press_and_time(page, STEPS_LABEL, "ArrowRight"))
-            await wait_idle(page, quiet_ms=100)
         return times
 
     try:
@@ -255,7 +259,7 @@ async def live_part(browser: Any, seconds: float) -> None:
             key = "ArrowRight"
             await asyncio.sleep(0.7 * index)
             while time.monotonic() < deadline:
-                times.append(await press_and_time(page, SMOOTHING_LABEL, key))
+                times.append(await press_and_time_fragment(page, SMOOTHING_LABEL, key))
                 key = "ArrowLeft" if key == "ArrowRight" else "ArrowRight"
                 await asyncio.sleep(2.0)
             return times
