@@ -603,7 +603,11 @@ def test_the_csv_gives_each_row_the_gradient_at_its_point_and_everything_to_redo
     assert len(rows) == 2 * 21
     adam = [row for row in rows if row["optimizer"] == "adam"]
     for t, row in enumerate(adam):
-        assert (row["surface"], float(row["sigma"]), row["seed"]) == (surface.label, surface.noise, "7")
+        assert (row["surface"], float(row["sigma"]), row["seed"]) == (
+            surface.label,
+            surface.noise,
+            "7",
+        )
         assert (float(row["x"]), float(row["y"])) == tuple(result.paths[0, 0, t])
         if t < 20:  # the gradient the step from θ_t used, noise included
             assert (float(row["grad_x"]), float(row["grad_y"])) == tuple(result.grads[0, 0, t])
