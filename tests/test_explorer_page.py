@@ -205,3 +205,10 @@ def test_plain_text_escapes_markdown_so_it_shows_as_typed(typed: str, escaped: s
     from optviz.ui import plain
 
     assert plain(typed) == escaped
+
+
+def test_a_surface_without_a_minimum_says_so_in_a_line_instead_of_an_empty_distance_chart():
+    at = run_page({"surface": "saddle"})
+    assert_healthy(at)
+    assert len(at.get("plotly_chart")) == 2  # the race, the loss; no distance chart
+    assert any("no minimum to measure distance to" in c.value for c in at.caption)

@@ -617,3 +617,12 @@ def test_the_csv_gives_each_row_the_gradient_at_its_point_and_everything_to_redo
     assert float(adam[0]["beta2"]) == 0.999 and adam[0]["bias_correction"] == "True"
     sgd = [row for row in rows if row["optimizer"] == "sgd"]
     assert sgd[0]["beta2"] == "" and float(sgd[0]["lr"]) == 0.01
+
+
+def test_log_axes_are_labelled_at_powers_of_ten_only_at_most_six_of_them():
+    assert layout.log_axis([np.array([1e-9, 1.0, 1e3])])["dtick"] == 2  # 12 decades, 6 labels
+    assert layout.log_axis([np.array([0.01, 5.0]), np.array([np.nan, 0.0, 3.0])])["dtick"] == 1
+    assert "dtick" not in layout.log_axis([np.array([2.0, 9.0])])  # under a decade: Plotly's
+    result = simulate("rosenbrock", [("adam", {"lr": 0.05})], ROSENBROCK_START, 2000)
+    for fig in (figures.loss_figure(result), figures.step_size_figure(result, 0)):
+        assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.dtick >= 1

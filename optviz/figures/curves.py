@@ -10,7 +10,13 @@ import numpy as np
 import plotly.graph_objects as go
 
 from optviz.figures.labels import divergence_note, last_good, run_color, run_dash, run_names
-from optviz.figures.layout import base_layout, diverged_trace, message, positive_for_log
+from optviz.figures.layout import (
+    base_layout,
+    diverged_trace,
+    log_axis,
+    message,
+    positive_for_log,
+)
 from optviz.figures.transport import f32
 
 if TYPE_CHECKING:  # builders take results; they never run the engine
@@ -50,7 +56,8 @@ def _curve_figure(
         title,
         legend_rows=math.ceil(len(series) / 4),  # four names fit a row of a half-width column
         xaxis={"title": {"text": "step t"}},
-        yaxis={"title": {"text": y_title}, "type": "log", "exponentformat": "power"},
+        yaxis={"title": {"text": y_title}}
+        | log_axis([values[: last_good(result, k) + 1] for k, values in enumerate(series)]),
         hovermode="x unified",
     )
     return go.Figure(traces, layout)  # one validation pass (see the layout module)

@@ -23,6 +23,7 @@ from optviz.figures.layout import (
     axis_keys,
     base_layout,
     hline,
+    log_axis,
     message,
     panel_axes,
     subplots_layout,
@@ -79,7 +80,7 @@ def step_size_figure(result: Trajectories, k: int) -> go.Figure:
         title,
         legend_rows=len(traces),  # long entries: one a row in a half-width column
         xaxis={"title": {"text": "step t"}},
-        yaxis={"title": {"text": "|Δ_t|"}, "type": "log", "exponentformat": "power"},
+        yaxis={"title": {"text": "|Δ_t|"}} | log_axis([trace["y"] for trace in traces]),
     )
     if last == 0:
         layout |= message("no steps to show")
@@ -191,6 +192,6 @@ def bias_correction_figure(result: Trajectories) -> go.Figure:
     layout = base_layout(
         title,
         xaxis={"title": {"text": "step t"}},
-        yaxis={"title": {"text": "max_i |Δ_t,i|"}, "type": "log", "exponentformat": "power"},
+        yaxis={"title": {"text": "max_i |Δ_t,i|"}} | log_axis([t["y"] for t in traces]),
     )
     return go.Figure(traces, layout)  # one validation pass (see the layout module)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -76,6 +77,19 @@ def diverged_trace(x: float, y: float, color: str, name: str, note: str) -> dict
         "showlegend": False,
         "hovertemplate": f"{note}<extra></extra>",
     }
+
+
+def log_axis(values: Sequence[np.ndarray], most: int = 6) -> dict[str, object]:
+    """A log axis labelled at powers of ten only (never 2 and 5 between them), at most ``most``
+    labels over the decades ``values`` span; Plotly's own ticks for less than one decade."""
+    axis: dict[str, object] = {"type": "log", "exponentformat": "power"}
+    flat = np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in values] or [[]])
+    flat = flat[np.isfinite(flat) & (flat > 0)]
+    if flat.size:
+        decades = math.log10(flat.max()) - math.log10(flat.min())
+        if decades >= 1:
+            axis["dtick"] = max(1, math.ceil(decades / most))
+    return axis
 
 
 def positive_for_log(values: np.ndarray, floor: float) -> np.ndarray:
