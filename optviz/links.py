@@ -26,6 +26,7 @@ CUSTOM = "custom"  # the surface key of a user's formula
 MIN_STEPS, MAX_STEPS = 10, 2000  # the explorer's step slider (the engine allows more)
 MAX_SEED = 2**31 - 1
 VIEWS = ("overlay", "side")
+TABS = ("Loss", "Internals", "Update rules", "Share & export")  # the explorer's panels, in order
 NAMED_UNKNOWNS = 5  # unknown parameters named in their one warning; the rest are counted
 DEFAULT_OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")
 
@@ -43,6 +44,8 @@ class ExplorerState:
     optimizers: tuple[str, ...] = DEFAULT_OPTIMIZERS
     hparams: Mapping[str, Mapping[str, float | bool]] = field(default_factory=dict)
     view: str = "overlay"
+    show_3d: bool = False
+    tab: str = TABS[0]
 
 
 def to_query(state: ExplorerState) -> dict[str, str]:
@@ -65,6 +68,10 @@ def to_query(state: ExplorerState) -> dict[str, str]:
             query[f"{key}.{name}"] = str(value).lower() if isinstance(value, bool) else f"{value:g}"
     if state.view != default.view:
         query["view"] = state.view
+    if state.show_3d:
+        query["3d"] = "true"
+    if state.tab != default.tab:
+        query["tab"] = state.tab
     return query
 
 
@@ -109,6 +116,14 @@ def from_query(params: Mapping[str, str]) -> tuple[ExplorerState, list[str]]:
                 if raw not in VIEWS:
                     raise ValueError(f"must be one of {', '.join(VIEWS)}")
                 values["view"] = raw
+            elif name == "3d":
+                if raw not in ("true", "false"):
+                    raise ValueError("must be true or false")
+                values["show_3d"] = raw == "true"
+            elif name == "tab":
+                if raw not in TABS:
+                    raise ValueError(f"must be one of {', '.join(TABS)}")
+                values["tab"] = raw
             elif "." in name:
                 key, hp_name = name.split(".", 1)
                 values.setdefault("hparams", {}).setdefault(key, {})[hp_name] = _hparam(

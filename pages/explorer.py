@@ -188,6 +188,8 @@ def load_link() -> None:
     state[key("sigma")] = surface.noise if link.sigma is None else link.sigma
     state[key("optimizers")] = list(link.optimizers)
     state[key("side_by_side")] = link.view == "side"
+    state[key("show_3d")] = link.show_3d
+    state[key("tab")] = link.tab
     if not link.hparams:
         apply_tuned_preset()
     for opt_key, values in link.hparams.items():
@@ -293,6 +295,8 @@ st.query_params.from_dict(
             optimizers=tuple(chosen),
             hparams=hparams,
             view="side" if side_by_side else "overlay",
+            show_3d=show_3d,
+            tab=state.get(key("tab"), links.TABS[0]),
         )
     )
 )
@@ -415,12 +419,9 @@ def export_panel() -> None:
     )
 
 
-PANELS = {
-    "Loss": loss_panel,
-    "Internals": internals_panel,
-    "Update rules": rules_panel,
-    "Share & export": export_panel,
-}
+PANELS = dict(
+    zip(links.TABS, (loss_panel, internals_panel, rules_panel, export_panel), strict=True)
+)
 # Lazy tabs: only the open one runs, so a slider move redraws the race and one panel.
 for tab, panel in zip(
     st.tabs(list(PANELS), key=key("tab"), on_change="rerun"), PANELS.values(), strict=True

@@ -152,28 +152,30 @@ configs: list[tuple[str, TrainConfig]] = []
 problems: dict[str, str] = {}  # field → message, shown beside its widget
 n_train = len(data.train_labels) if data else None
 runs_per_click = len(chosen) * int(repeats)
-if not 1 <= repeats or runs_per_click > MAX_RUNS_PER_CLICK:
+seeds_ok = 1 <= repeats and runs_per_click <= MAX_RUNS_PER_CLICK
+if not seeds_ok:
     problems["repeats"] = (
         f"{len(chosen)} optimizer(s) × {repeats} seed(s) is {runs_per_click} runs; "
         f"one click starts 1 to {MAX_RUNS_PER_CLICK}."
     )
-else:
-    for key in chosen:
-        for seed in range(int(repeats)):
-            config = TrainConfig(
-                model=model,
-                optimizer=key,
-                hyperparams=hyperparams[key],
-                epochs=int(epochs),
-                batch_size=int(batch_size),
-                train_subset=int(subset),
-                dropout=float(dropout),
-                seed=seed,
-                device=device,
-            )
-            problems |= config.problems(n_train)
-            label = OPTIMIZERS[key].label + (f" (seed {seed})" if repeats > 1 else "")
-            configs.append((label, config))
+# Every field is checked even when the seed count is wrong, so all problems show at once (with
+# one seed each meanwhile: Start is disabled while any problem stands).
+for key in chosen:
+    for seed in range(int(repeats) if seeds_ok else 1):
+        config = TrainConfig(
+            model=model,
+            optimizer=key,
+            hyperparams=hyperparams[key],
+            epochs=int(epochs),
+            batch_size=int(batch_size),
+            train_subset=int(subset),
+            dropout=float(dropout),
+            seed=seed,
+            device=device,
+        )
+        problems |= config.problems(n_train)
+        label = OPTIMIZERS[key].label + (f" (seed {seed})" if repeats > 1 else "")
+        configs.append((label, config))
 beside = {"epochs": c1, "batch_size": c2, "train_subset": c3, "repeats": c4}
 for field, message in problems.items():
     (beside.get(field) or st).error(message)

@@ -212,3 +212,13 @@ def test_a_surface_without_a_minimum_says_so_in_a_line_instead_of_an_empty_dista
     assert_healthy(at)
     assert len(at.get("plotly_chart")) == 2  # the race, the loss; no distance chart
     assert any("no minimum to measure distance to" in c.value for c in at.caption)
+
+
+def test_the_link_carries_the_3d_view_and_the_open_tab():
+    at = run_page({"3d": "true", "tab": "Update rules"})
+    assert_healthy(at)
+    assert at.toggle(key="explorer_show_3d").value is True
+    assert len(at.get("plotly_chart")) == 2  # the race and the 3-D surface; no Loss tab charts
+    assert at.query_params["3d"] == "true" and at.query_params["tab"] == "Update rules"
+    at.toggle(key="explorer_show_3d").set_value(False).run()
+    assert "3d" not in at.query_params

@@ -20,6 +20,8 @@ def test_a_full_configuration_round_trips_through_the_query():
             "adam": {"lr": 0.05, "beta2": 0.99, "bias_correction": False},
         },
         view="side",
+        show_3d=True,
+        tab="Internals",
     )
     parsed, warnings = from_query(to_query(state))
     assert warnings == []
@@ -47,6 +49,8 @@ BAD = [
     ("opt", "sgd,lion"),
     ("opt", ""),
     ("view", "sideways"),
+    ("3d", "yes"),
+    ("tab", "Secrets"),
     ("adam.lr", "nan"),
     ("adam.lr", "inf"),
     ("adam.lr", "-1"),

@@ -70,6 +70,20 @@ def test_an_out_of_range_input_gets_a_message_and_disables_start(
     assert app.button(key="mnist_start").disabled
 
 
+def test_every_out_of_range_input_gets_its_message_at_once(db: Path) -> None:
+    app = page()
+    app.number_input(key="mnist_repeats").set_value(5).run()
+    app.number_input(key="mnist_epochs").set_value(1000).run()
+    app.number_input(key="mnist_batch_size").set_value(0).run()
+    assert not app.exception
+    assert set(errors(app)) == {
+        "4 optimizer(s) × 5 seed(s) is 20 runs; one click starts 1 to 16.",
+        "Epochs must be between 1 and 50 (got 1,000).",
+        "Batch size must be between 1 and 4,096 (got 0).",
+    }
+    assert app.button(key="mnist_start").disabled
+
+
 def test_choosing_no_optimizer_gets_a_message(db: Path) -> None:
     app = page()
     app.multiselect(key="mnist_optimizers").set_value([]).run()
