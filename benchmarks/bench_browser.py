@@ -15,7 +15,7 @@ Parts (``--parts``; medians over ``--samples`` each, ratios optviz / anchor with
 ``slider`` one ArrowRight on a focused slider (optviz: "Steps", every press a new race; anchor:
            "Shift") → the chart's next ``plotly_afterplot`` with different trace data, from the
            key's ``keydown``. Goal ≤ 1.5 ×.
-``play``   click the race player's Play; every ``plotly_animatingframe`` (named by its step)
+``play``   click the race player's Play; every ``optviz-frame`` event (the step it drew)
            until the player stops at step T (or 15 s): distinct positions (goal ≥ 100), median
            (goal ≤ 50 ms) and worst interval between frames, and the largest step jump between
            consecutive frames (goal ≤ 2 steps: continuous motion).
@@ -150,13 +150,14 @@ _STATE_JS = f"""
   }};
 }}
 """
-_PLAY_LISTEN_JS = f"""
-() => {{
-  const gd = {_CHART_JS};
-  const p = (window.__play = {{frames: [], done: false}});
-  // The player names each frame it draws by its step (race_player.js).
-  gd.on("plotly_animatingframe", (e) => p.frames.push([performance.now(), String(e.frame.name)]));
-}}
+_PLAY_LISTEN_JS = """
+() => {
+  const p = (window.__play = {frames: [], done: false});
+  // The player tells each step it draws (race_player.js).
+  const player = document.querySelector(".optviz-player");
+  const record = (e) => p.frames.push([performance.now(), String(e.detail.step)]);
+  player.addEventListener("optviz-frame", record);
+}
 """
 
 

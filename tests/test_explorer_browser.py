@@ -45,16 +45,12 @@ def race_steps(page: Any) -> int:
     return int(page.evaluate(f"() => {RACE_CHART}.layout.meta.race.steps"))
 
 
-def drawn_path_lengths(page: Any) -> list[int]:
-    """How many points of each run's path the race chart shows now."""
-    return list(
-        page.evaluate(
-            f"""() => {{
-              const gd = {RACE_CHART};
-              return gd.layout.meta.race.runs.map((run) => gd._fullData[run.path].x.length);
-            }}"""
-        )
-    )
+# Whether every run's path trace in the race chart holds `n` points (the player drew step n − 1).
+DRAWN_LENGTHS = f"""(n) => {{
+  const gd = {RACE_CHART};
+  return gd?._fullData !== undefined
+    && gd.layout.meta.race.runs.every((run) => gd._fullData[run.path].x.length === n);
+}}"""
 
 
 @pytest.mark.browser
@@ -82,8 +78,8 @@ def test_play_draws_the_race_step_by_step_and_the_scrubber_goes_back_to_any_step
     page.evaluate(
         f"""() => {{
           window.__frames = [];
-          const record = (e) => window.__frames.push(Number(e.frame.name));
-          {RACE_CHART}.on("plotly_animatingframe", record);
+          const record = (e) => window.__frames.push(e.detail.step);
+          document.querySelector("{PLAYER}").addEventListener("optviz-frame", record);
         }}"""
     )
     page.get_by_role("button", name="Play").click()
@@ -100,7 +96,7 @@ def test_play_draws_the_race_step_by_step_and_the_scrubber_goes_back_to_any_step
     assert frames[0] <= steps // 10 and frames[-1] == steps
     assert all(b > a for a, b in itertools.pairwise(frames))  # only forwards
     assert len(frames) >= 10
-    assert set(drawn_path_lengths(page)) == {steps + 1}
+    page.wait_for_function(DRAWN_LENGTHS, arg=steps + 1)  # the figure itself at step T again
     assert page.get_by_role("button", name="Play").is_visible()  # Pause turned back into Play
 
     scrubber = page.get_by_role("slider", name="Step of the race")
@@ -109,11 +105,9 @@ def test_play_draws_the_race_step_by_step_and_the_scrubber_goes_back_to_any_step
     page.wait_for_function(
         "player => document.querySelector(player).dataset.step === '0'", arg=PLAYER
     )
-    page.wait_for_function("() => window.__frames.at(-1) === 0")
-    assert set(drawn_path_lengths(page)) == {1}  # every run at its start point
+    page.wait_for_function(DRAWN_LENGTHS, arg=1)  # every run at its start point
     page.keyboard.press("ArrowRight")
-    page.wait_for_function("() => window.__frames.at(-1) === 1")
-    assert set(drawn_path_lengths(page)) == {2}
+    page.wait_for_function(DRAWN_LENGTHS, arg=2)
     assert_no_app_errors(page, app_server_process)
 
 
@@ -139,14 +133,7 @@ def test_the_exported_page_opens_at_step_0_with_the_same_player(page: Any, tmp_p
     page.wait_for_function(
         "player => document.querySelector(player)?.dataset.step === '0'", arg=PLAYER
     )
-    # The player's first frame cuts every path to its start point.
-    page.wait_for_function(
-        f"""() => {{
-          const gd = {RACE_CHART};
-          return gd?._fullData !== undefined
-            && gd.layout.meta.race.runs.every((run) => gd._fullData[run.path].x.length === 1);
-        }}"""
-    )
+    page.wait_for_function(DRAWN_LENGTHS, arg=1)  # the first frame: every run at its start
     page.get_by_role("button", name="Play").click()
     page.wait_for_function(
         "player => document.querySelector(player).dataset.step === '40'"
@@ -154,4 +141,4 @@ def test_the_exported_page_opens_at_step_0_with_the_same_player(page: Any, tmp_p
         arg=PLAYER,
         timeout=30_000,
     )
-    assert set(drawn_path_lengths(page)) == {41}
+    page.wait_for_function(DRAWN_LENGTHS, arg=41)

@@ -3,12 +3,15 @@
 //
 // The race figure carries no animation frames. `race_figure` (race.py) puts each run's complete
 // path in `layout.meta.race` once (float32, base64), and the player cuts each path at step t
-// itself, so a frame costs one `Plotly.animate` of the path and head traces (no contour redraw)
-// and every step can be a frame, however long the race. The same code runs in the app (as an
-// `st.components.v2` component, see `optviz.ui.race_player`) and in the exported HTML page.
+// itself. While it plays, it draws the paths on a canvas laid over each panel's plot area (a
+// frame costs a millisecond or two, so every display frame can be a step) and hides Plotly's
+// path and head traces; when it stops, or when the scrubber moves, one `Plotly.animate` of
+// those traces (no contour redraw) shows step t in the figure itself, hover and all. The same
+// code runs in the app (an `st.components.v2` component, see `optviz.ui.race_player`) and in
+// the exported HTML page.
 //
-// Signals for tests and benchmarks: every frame drawn is a `plotly_animatingframe` event of the
-// chart whose `frame.name` is its step; the controls (`.optviz-player`) carry `data-step` and
+// Signals for tests and benchmarks: every step drawn is an `optviz-frame` event on the controls
+// (`.optviz-player`, `event.detail.step`), and the controls carry `data-step` and
 // `data-playing`.
 
 function optvizRacePlayer(parent, findChart) {
@@ -35,6 +38,7 @@ function optvizRacePlayer(parent, findChart) {
   const scrub = host.querySelector(".scrub");
   const readout = host.querySelector(".readout");
 
+  const STILL = { frame: { duration: 0, redraw: false }, transition: { duration: 0 }, mode: "immediate" };
   const player = { raceId: null, steps: 0, t: 0, playing: false, decoded: new Map() };
   const hooked = new WeakSet();
 
@@ -73,6 +77,7 @@ function optvizRacePlayer(parent, findChart) {
     scrub.value = String(t);
     readout.textContent = `t = ${t} / ${player.steps}`;
     host.dataset.step = String(t);
+    host.dispatchEvent(new CustomEvent("optviz-frame", { detail: { step: t } }));
   }
 
   // Step t on the chart: each path up to t (up to its last point in the window), its head there.
@@ -92,8 +97,84 @@ function optvizRacePlayer(parent, findChart) {
       data.push({ x: [run.x[n]], y: [run.y[n]], marker: t > run.last ? run.ended : run.marker });
       traces.push(run.head);
     }
-    const still = { frame: { duration: 0, redraw: false }, transition: { duration: 0 } };
-    return window.Plotly.animate(gd, { name: String(t), data, traces }, { ...still, mode: "immediate" });
+    return window.Plotly.animate(gd, { name: String(t), data, traces }, STILL);
+  }
+
+  // --- playback on canvases over the plot areas ------------------------------------------------
+  const DASHES = { solid: [], dash: [9, 5], dot: [2, 4], dashdot: [9, 4, 2, 4] };
+  let overlay = null; // {layers: subplot → its canvas and axes, drawn: each run and its layer}
+
+  function openOverlay(gd) {
+    const race = gd.layout.meta.race;
+    const box = gd.getBoundingClientRect();
+    const scale = window.devicePixelRatio || 1;
+    const layers = new Map();
+    const drawn = runs(race).map((run) => {
+      const trace = gd.data[run.path];
+      const xaxis = trace.xaxis || "x";
+      const yaxis = trace.yaxis || "y";
+      const subplot = xaxis + yaxis;
+      if (!layers.has(subplot)) {
+        const area = gd.querySelector(`.nsewdrag[data-subplot="${subplot}"]`).getBoundingClientRect();
+        const canvas = document.createElement("canvas");
+        canvas.className = "optviz-player-layer";
+        Object.assign(canvas.style, {
+          position: "absolute", pointerEvents: "none",
+          left: `${area.left - box.left}px`, top: `${area.top - box.top}px`,
+          width: `${area.width}px`, height: `${area.height}px`,
+        });
+        canvas.width = Math.round(area.width * scale);
+        canvas.height = Math.round(area.height * scale);
+        const ctx = canvas.getContext("2d");
+        ctx.scale(scale, scale);
+        const name = (axis) => axis.replace(/^([xy])(\d*)$/, "$1axis$2");
+        const [x0, x1] = gd.layout[name(xaxis)].range;
+        const [y0, y1] = gd.layout[name(yaxis)].range;
+        const w = area.width, h = area.height;
+        layers.set(subplot, {
+          canvas, ctx, w, h,
+          px: (x) => ((x - x0) / (x1 - x0)) * w,
+          py: (y) => h - ((y - y0) / (y1 - y0)) * h,
+        });
+        gd.appendChild(canvas);
+      }
+      return { run, layer: layers.get(subplot), line: trace.line || {} };
+    });
+    if (getComputedStyle(gd).position === "static") gd.style.position = "relative";
+    // Plotly's own path and head traces give way to the canvases until playback stops (empty,
+    // by the same cheap animate that draws a step; `draw` fills them again).
+    const hidden = [...race.runs.map((r) => r.path), ...race.runs.map((r) => r.head)];
+    const data = hidden.map(() => ({ x: [], y: [] }));
+    window.Plotly.animate(gd, { name: "playing", data, traces: hidden }, STILL);
+    overlay = { layers, drawn };
+  }
+
+  function paintOverlay(t) {
+    for (const layer of overlay.layers.values()) layer.ctx.clearRect(0, 0, layer.w, layer.h);
+    for (const { run, layer, line } of overlay.drawn) {
+      const n = Math.min(t, run.last);
+      const { ctx, px, py } = layer;
+      ctx.strokeStyle = ctx.fillStyle = run.marker.color;
+      ctx.lineWidth = line.width || 2;
+      ctx.setLineDash(DASHES[line.dash] || []);
+      ctx.beginPath();
+      ctx.moveTo(px(run.x[0]), py(run.y[0]));
+      for (let i = 1; i <= n; i++) ctx.lineTo(px(run.x[i]), py(run.y[i]));
+      ctx.stroke();
+      ctx.setLineDash([]);
+      ctx.beginPath();
+      ctx.arc(px(run.x[n]), py(run.y[n]), (run.marker.size || 11) / 2, 0, 2 * Math.PI);
+      ctx.fill();
+      ctx.lineWidth = 1.5;
+      ctx.strokeStyle = "#1F2430";
+      ctx.stroke();
+    }
+  }
+
+  function closeOverlay() {
+    if (!overlay) return;
+    for (const layer of overlay.layers.values()) layer.canvas.remove();
+    overlay = null;
   }
 
   function setPlaying(playing) {
@@ -104,25 +185,35 @@ function optvizRacePlayer(parent, findChart) {
   }
 
   async function play() {
-    if (player.t >= player.steps) show(0);
+    const gd = chart();
+    if (!gd) return;
+    if (player.t >= player.steps) player.t = 0;
     setPlaying(true);
     const raceId = player.raceId;
     const from = player.t;
     const perSecond = player.steps / player.seconds;
+    const mostPerFrame = Math.ceil(perSecond / 60) + 1;
     const began = performance.now();
-    while (player.playing && player.raceId === raceId) {
-      // Time decides the step, so a race lasts `seconds` on any machine: one step a display
-      // frame while the browser keeps up, several when it draws slower than that.
-      const due = from + Math.floor(((performance.now() - began) / 1000) * perSecond);
-      const t = Math.min(player.steps, due);
-      if (t > player.t) {
-        show(t);
-        await draw(t);
-      }
-      if (t >= player.steps) break;
+    openOverlay(gd);
+    show(from);
+    paintOverlay(from);
+    while (player.playing && player.raceId === raceId && player.t < player.steps) {
       await new Promise(requestAnimationFrame);
+      // Time decides the step, so a race lasts about `seconds` on any machine: a step a
+      // display frame at 60 steps a second, several when the race is long. After a slow frame
+      // it catches up one extra step a frame, so the paths never jump ahead.
+      const due = from + Math.floor(((performance.now() - began) / 1000) * perSecond);
+      const t = Math.min(player.steps, due, player.t + mostPerFrame);
+      if (t > player.t && overlay) {
+        show(t);
+        paintOverlay(t);
+      }
     }
-    if (player.raceId === raceId) setPlaying(false);
+    closeOverlay();
+    if (player.raceId === raceId) {
+      setPlaying(false);
+      await draw(player.t); // the figure itself at the step playback stopped on
+    }
   }
 
   button.addEventListener("click", () => (player.playing ? setPlaying(false) : play()));
