@@ -76,10 +76,6 @@ def last_good(result: Trajectories, k: int) -> int:
     return result.steps if step < 0 else max(step - 1, 0)
 
 
-def diverged_phrase(result: Trajectories, k: int) -> str:
-    return f"diverged at step {int(result.diverged_at[k, 0])}"
-
-
 def divergence_note(result: Trajectories, k: int, name: str | None = None) -> str | None:
     """What happened to run k (start b = 0), for the reader, or None if it did not diverge:
     "RMSprop (α = 0.1) diverged at step 37". ``name`` is the run's legend name (``run_names``)."""

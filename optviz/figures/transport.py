@@ -20,9 +20,8 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 def typed(values: np.ndarray) -> dict[str, str]:
     """An array in plotly's base64 typed-array form (float32), which plotly passes through.
 
-    For the frames' paths: given as numpy arrays, plotly copies and inspects each of the
-    hundreds of frame arrays on its way to JSON, most of a rerun's time. Values that are float32
-    already are taken as they are (``f32`` made them so).
+    The race player's copy of each path travels this way (``layout.meta`` is passed through
+    untouched). Values that are float32 already are taken as they are (``f32`` made them so).
     """
     array = values if values.dtype == np.float32 else f32(values)
     return {"dtype": "f4", "bdata": base64.b64encode(array.tobytes()).decode("ascii")}
@@ -33,17 +32,6 @@ def f32(values: np.ndarray | Sequence[float]) -> np.ndarray:
     becomes inf (and any stray non-finite value becomes a finite one)."""
     array = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0)
     return np.clip(array, -_FLOAT32_MAX, _FLOAT32_MAX).astype(np.float32)
-
-
-def json_bytes_per_point(path: np.ndarray) -> float:
-    """What one point of ``path`` ``(N, 2)`` costs in the figure's JSON: x and y as float32 in
-    base64, where ``to_json`` also escapes each "/" as \\u002f (5 bytes more). "/" is common
-    in float32 bytes: the exponent byte of any |v| in [0.5, 2) ends in six 1 bits."""
-    total = 0
-    for column in f32(path).T:
-        encoded = base64.b64encode(column.tobytes())
-        total += len(encoded) + 5 * encoded.count(b"/")
-    return total / max(len(path), 1)
 
 
 def png(rgb: np.ndarray) -> bytes:
