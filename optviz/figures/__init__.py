@@ -9,7 +9,7 @@ browser. The modules, by job:
 * ``race``, ``surface``, ``curves``, ``internals``, ``training``: the builders;
 * ``labels``: run names, colours, dashes and the sentences about a race (divergence notes);
 * ``layout``: the layout every figure shares (bands, subplot grids, reference lines);
-* ``transport``: float32 typed arrays, their JSON size, the PNG encoder.
+* ``transport``: float32 typed arrays and the PNG encoder.
 """
 
 from optviz.figures.curves import distance_figure, loss_figure
