@@ -1,4 +1,4 @@
-"""Getting arrays to the browser cheaply: float32 typed arrays, their JSON size, a PNG encoder.
+"""Getting arrays to the browser cheaply: float32 typed arrays and a PNG encoder.
 
 Plotly passes base64 typed arrays (``{"dtype": "f4", "bdata": …}``) straight through to
 plotly.js, where a numpy array would be copied and inspected on its way to JSON, and float32
