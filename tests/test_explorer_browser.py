@@ -1,5 +1,5 @@
-"""The explorer in a real Chromium against `streamlit run app.py`: a contour with the optimizers'
-paths loads with its player, Play animates every step in the browser, the scrubber goes back to
+"""The explorer in a real Chromium against `streamlit run app.py`: the surface with the optimizers'
+paths loads with its player above the fold, Play animates every step in the browser, the scrubber goes back to
 any step, and moving a slider changes the race."""
 
 from __future__ import annotations
@@ -59,13 +59,19 @@ def test_explorer_loads_the_race_with_every_optimizers_path_and_its_player(
 ) -> None:
     open_app(page, app_server_process.url)
     traces = plotly_data(page, 0)
-    assert traces[0]["type"] == "contour"
+    assert traces[0]["type"] == "heatmap"
     assert len(path_names(traces)) >= 3
     steps = race_steps(page)
     player = page.locator(PLAYER)
     assert player.get_attribute("data-step") == str(steps)  # the finished race, complete paths
     assert player.get_attribute("data-playing") == "false"
     assert page.get_by_role("slider", name="Step of the race").input_value() == str(steps)
+    # Race and player above the fold, unscrolled: a new visitor sees the Play button.
+    assert page.evaluate("() => window.scrollY") == 0
+    for element in (page.locator('[data-testid="stPlotlyChart"]').first, player):
+        box = element.bounding_box()
+        assert box is not None and box["y"] >= 0
+        assert box["y"] + box["height"] <= page.viewport_size["height"]
     assert_no_app_errors(page, app_server_process)
 
 

@@ -30,7 +30,7 @@ def race_spec(at: AppTest) -> dict:
 
 def path_traces(spec: dict) -> list[dict]:
     return [
-        t for t in spec["data"] if t.get("type") == "scatter" and t.get("mode") == "lines+markers"
+        t for t in spec["data"] if t.get("type") == "scatter" and t.get("mode") == "lines"
     ]
 
 
@@ -38,11 +38,11 @@ def assert_healthy(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
 
-def test_default_view_races_four_optimizers_on_a_contour_with_its_player():
+def test_default_view_races_four_optimizers_on_the_surface_with_its_player():
     at = run_page()
     assert_healthy(at)
     spec = race_spec(at)
-    assert spec["data"][0]["type"] == "contour"
+    assert spec["data"][0]["type"] == "heatmap"
     names = {label(t) for t in spec["data"]}
     assert {"SGD", "Momentum", "RMSprop", "Adam"} <= names
     # The player under the chart animates this race (it finds the chart by the race's id).
@@ -89,7 +89,7 @@ def test_a_bad_formula_gets_a_message_and_the_last_good_surface_stays():
     at.text_input(key="explorer_formula").input("__import__('os').system('ls')").run()
     assert_healthy(at)
     assert any("Showing the last formula that worked" in e.value for e in at.error)
-    assert race_spec(at)["data"][0]["type"] == "contour"
+    assert race_spec(at)["data"][0]["type"] == "heatmap"
     assert at.query_params["formula"] == "x**2 + y**2"
 
 
@@ -120,7 +120,7 @@ def test_bad_link_parameters_give_warnings_not_exceptions(query):
     at = run_page(query)
     assert_healthy(at)
     assert at.warning, "expected a warning naming the bad parameter"
-    assert race_spec(at)["data"][0]["type"] == "contour"
+    assert race_spec(at)["data"][0]["type"] == "heatmap"
 
 
 def test_a_link_with_hundreds_of_unknown_parameters_shows_one_warning():

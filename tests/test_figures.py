@@ -100,22 +100,26 @@ def horizontal_lines(fig):
 
 def race_parts(fig, K):
     """Indices of the race figure's traces by role."""
-    contours = [i for i, t in enumerate(fig.data) if t.type == "contour"]
-    paths = [i for i, t in enumerate(fig.data) if t.type == "scatter" and t.mode == "lines+markers"]
+    surfaces = [i for i, t in enumerate(fig.data) if t.type == "heatmap"]
+    paths = [i for i, t in enumerate(fig.data) if t.type == "scatter" and t.mode == "lines"]
     heads = [i for i, t in enumerate(fig.data) if t.showlegend is False and t.legendgroup]
     heads = [i for i in heads if fig.data[i].legendgroup not in {"minimum", "start"}]
     assert len(paths) == K and len(heads) == K
-    return contours, paths, heads
+    return surfaces, paths, heads
 
 
 # ------------------------------------------------------------------------------- race figure
 
 
-def test_race_has_a_contour_the_minimum_the_start_and_a_path_and_head_per_run(race, race_fig):
+def test_race_has_a_surface_the_minimum_the_start_and_a_path_and_head_per_run(race, race_fig):
     kinds = [trace.type for trace in race_fig.data]
-    assert kinds.count("contour") == 1 and set(kinds) == {"contour", "scatter"}
+    assert kinds.count("heatmap") == 1 and set(kinds) == {"heatmap", "scatter"}
     _, paths, heads = race_parts(race_fig, 3)
-    assert len(race_fig.data) == 1 + 2 + 3 + 3  # contour, minimum, start, paths, heads
+    assert len(race_fig.data) == 1 + 2 + 3 + 3  # surface, minimum, start, paths, heads
+    # The image shows the surface; the heatmap over it is invisible, for hover and colour bar.
+    surface = race_fig.data[0]
+    assert surface.opacity == 0 and surface.coloraxis == "coloraxis"
+    assert "%{z" in surface.hovertemplate
     (minimum,) = traces_named(race_fig, "global minimum")
     assert minimum.marker.symbol == "star"
     assert (array(minimum.x)[0], array(minimum.y)[0]) == (1.0, 1.0)
@@ -198,7 +202,8 @@ def test_race_axes_are_fixed_to_the_surface_window_with_zoom_kept_across_reruns(
 
 
 def test_race_backdrop_is_a_png_of_the_surface_for_playback(race_fig):
-    """While a redraw-free animation plays, plotly.js drops the contour; the image stays."""
+    """The surface is drawn once, as an image: a contour trace costs the browser far more to
+    redraw, and a redraw-free animation would drop it."""
     (image,) = race_fig.layout.images
     prefix = "data:image/png;base64,"
     assert image.source.startswith(prefix)
@@ -217,8 +222,8 @@ def test_race_backdrop_is_a_png_of_the_surface_for_playback(race_fig):
 
 def test_side_by_side_has_one_panel_per_run_and_one_player_for_all(race):
     fig = figures.race_figure(race, side_by_side=True)
-    contours, paths, heads = race_parts(fig, 3)
-    panels = [(fig.data[i].xaxis, fig.data[i].yaxis) for i in contours]
+    surfaces, paths, heads = race_parts(fig, 3)
+    panels = [(fig.data[i].xaxis, fig.data[i].yaxis) for i in surfaces]
     assert len(set(panels)) == 3
     for k in range(3):
         assert (fig.data[paths[k]].xaxis, fig.data[paths[k]].yaxis) == panels[k]
@@ -310,7 +315,7 @@ def test_a_run_that_diverges_inside_the_plot_ends_in_an_x_at_its_last_finite_poi
     assert_all_finite(fig)
 
 
-def test_log_scale_surface_gets_a_log_contour_finite_where_f_is_its_minimum():
+def test_log_scale_surface_gets_a_log_z_finite_where_f_is_its_minimum():
     # A 5 × 5 grid over Rosenbrock's window hits the minimum (1, 1) exactly: f = f* = 0 there.
     result = simulate("rosenbrock", RACE, ROSENBROCK_START, 10)
     fig = figures.race_figure(result, grid=5)
@@ -327,7 +332,7 @@ def test_log_scale_surface_gets_a_log_contour_finite_where_f_is_its_minimum():
         assert math.isclose(10**value - delta, f, rel_tol=1e-6)
 
 
-def test_linear_surface_contour_plots_f_itself():
+def test_linear_surface_z_is_f_itself():
     result = simulate("ravine", RACE, SURFACES["ravine"].start, 10)
     fig = figures.race_figure(result, grid=30)
     _, _, Z = SURFACES["ravine"].grid(30)

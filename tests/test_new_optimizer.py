@@ -40,7 +40,7 @@ def test_it_races_by_its_own_update_rule_in_its_own_colour(result) -> None:
     (path,) = [
         t
         for t in fig.data
-        if t.name.startswith(f"{SPEC.label} (α = ") and t.mode == "lines+markers"
+        if t.name.startswith(f"{SPEC.label} (α = ") and t.mode == "lines"
     ]
     assert path.line.color == SPEC.color and len(path.x) == 61
 

@@ -38,8 +38,6 @@ from optviz.figures.layout import (
 )
 from optviz.figures.surface import (
     CONTOUR_COLORSCALE,
-    CONTOUR_LEVELS,
-    CONTOUR_LINE,
     MINIMUM_COLOR,
     ZScale,
     surface_layers,
@@ -199,7 +197,8 @@ def _fitted_size(
     aspect = (x_max - x_min) / (y_max - y_min)
     width = min(PLOT_BOX[0], PLOT_BOX[1] * aspect)
     height = width / aspect
-    margin = {"l": 48, "r": 80, "b": 30}
+    # Fixed margins that hold the legend and colour bar: plotly.js does not re-measure them.
+    margin = {"l": 48, "r": 80, "b": 30, "autoexpand": False}
     figure_width = round(width) + margin["l"] + margin["r"]
     rows = _legend_rows(["global minimum", "start", *names], figure_width)
     margin["t"] = 12 + LEGEND_ROW * rows
@@ -222,8 +221,16 @@ def _legend_rows(names: Sequence[str], width: float) -> int:
 def _surface_traces(
     result: Trajectories, grid: int, panels: int
 ) -> tuple[list[dict], list[dict], ZScale, float, float]:
-    """Contour, minima and start in each of ``panels`` panels, and the raster backdrops under
-    them; returns the traces, the images, the z scale and the z range."""
+    """The surface, minima and start in each of ``panels`` panels; returns the traces, the
+    images, the z scale and the z range.
+
+    The surface is drawn once, as the raster backdrop (filled contour bands and their lines,
+    ``surface_layers``), a layout image under the plot. Over it lies an invisible heatmap of the
+    same samples: it gives the hover (x, y, f) and carries the colour bar, and the browser draws
+    it in a few milliseconds. A contour trace would draw the same picture again, and its
+    marching squares and line smoothing were the largest part of the browser's redraw after a
+    slider move.
+    """
     surface = result.surface
     x_min, x_max, y_min, y_max = surface.bounds
     xs, ys, z, scale, backdrop = surface_layers(surface, grid)
@@ -235,19 +242,13 @@ def _surface_traces(
     for p in range(panels):
         traces.append(
             {
-                "type": "contour",
+                "type": "heatmap",
                 "x": f32(xs),
                 "y": f32(ys),
                 "z": f32(z),
                 "coloraxis": "coloraxis",
-                "autocontour": False,
-                "contours": {
-                    "start": z_min,
-                    "end": z_max,
-                    "size": max((z_max - z_min) / CONTOUR_LEVELS, 1e-12),
-                    "coloring": "fill",
-                },
-                "line": {"color": CONTOUR_LINE, "width": 0.6},
+                "opacity": 0,  # the backdrop shows the surface; this layer hovers
+                "zsmooth": False,
                 "name": surface.label,
                 "hovertemplate": (
                     "x=%{x:.3f}, y=%{y:.3f}<br>"
@@ -354,9 +355,8 @@ def _run_traces(
                 "y": xy[:, 1],
                 # Hover indices match at every step: the player draws a prefix of this path.
                 "customdata": f32(losses),
-                "mode": "lines+markers",
+                "mode": "lines",
                 "line": {"color": run_color(result, k), "width": 2, "dash": run_dash(result, k)},
-                "marker": {"size": 3, "color": run_color(result, k)},
                 "name": name,
                 "legendgroup": names[k],
                 "hovertemplate": (

@@ -1,9 +1,9 @@
-"""The surface under the paths: its sampled contour, its z scale, a raster copy, and 3-D.
+"""The surface under the paths: its samples, its z scale, its raster contour, and 3-D.
 
-Playback of the race uses ``redraw: False`` (only the scatter traces move), and plotly.js then
-drops every non-scatter layer, the contour included, until the next full redraw. So the contour
-is also laid under the plot as a PNG (``backdrop``, same levels and colours), which a transition
-never touches: the surface stays in view while the paths race.
+The race draws the surface as a PNG (``backdrop``: filled contour bands with their lines), laid
+under the plot as a layout image. An image costs the browser nothing on a redraw, and a
+redraw-free ``Plotly.animate`` (the player's, at a stop) leaves it alone, where plotly.js drops
+every non-scatter trace's layer until the next full redraw.
 """
 
 from __future__ import annotations
@@ -36,8 +36,7 @@ CONTOUR_COLORSCALE = [
     [1.0, "#f8f8f6"],
 ]
 CONTOUR_LINE_RGB = (60, 72, 90)
-CONTOUR_LINE = "rgba({}, {}, {}, 0.28)".format(*CONTOUR_LINE_RGB)
-CONTOUR_LINE_ALPHA = 0.2  # on the raster backdrop, where a full pixel line reads darker
+CONTOUR_LINE_ALPHA = 0.2  # a contour line's pixel: this much of the way to CONTOUR_LINE_RGB
 CONTOUR_LEVELS = 24
 BACKDROP_OVERSAMPLING = 3  # the raster backdrop has 3× the contour's samples per axis: crisp
 MINIMUM_COLOR = "#FFD23F"  # gold star: visible on the light contour, distinct from every path
@@ -97,13 +96,8 @@ def _colorscale_rgb(positions: np.ndarray) -> np.ndarray:
 
 
 def backdrop(z: np.ndarray, z_min: float, z_max: float) -> str:
-    """The filled contour as a PNG data URI: the same levels and colours as the contour trace,
-    with a darker pixel where the band changes (the contour lines).
-
-    Why a second copy of the contour: during a redraw-free animation, plotly.js replots only
-    the trace types that animate (scatter) and removes the layers of all others, so the contour
-    trace vanishes on Play (plotly.js #4596); a layout image is not a trace and stays.
-    """
+    """The filled contour as a PNG data URI: ``CONTOUR_LEVELS`` bands of ``CONTOUR_COLORSCALE``,
+    with a darker pixel where the band changes (the contour lines)."""
     levels = CONTOUR_LEVELS
     band = np.clip(((z - z_min) / max(z_max - z_min, 1e-12) * levels).astype(int), 0, levels - 1)
     rgb = _colorscale_rgb((np.arange(levels) + 0.5) / levels)[band]  # (n, n, 3)
