@@ -1,6 +1,6 @@
-"""The explorer in a real Chromium against `streamlit run app.py`: the surface with the optimizers'
-paths loads with its player above the fold, Play animates every step in the browser, the scrubber goes back to
-any step, and moving a slider changes the race."""
+"""The explorer in a real Chromium against `streamlit run app.py`: the surface with the
+optimizers' paths loads with its player above the fold, Play animates every step in the browser,
+the scrubber goes back to any step, and moving a slider changes the race."""
 
 from __future__ import annotations
 

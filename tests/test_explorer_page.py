@@ -29,9 +29,7 @@ def race_spec(at: AppTest) -> dict:
 
 
 def path_traces(spec: dict) -> list[dict]:
-    return [
-        t for t in spec["data"] if t.get("type") == "scatter" and t.get("mode") == "lines"
-    ]
+    return [t for t in spec["data"] if t.get("type") == "scatter" and t.get("mode") == "lines"]
 
 
 def assert_healthy(at: AppTest) -> None:

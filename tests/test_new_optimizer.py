@@ -38,9 +38,7 @@ def test_it_races_by_its_own_update_rule_in_its_own_colour(result) -> None:
     np.testing.assert_allclose(np.abs(result.updates[0, 0]), LR)  # ±α on every coordinate
     fig = figures.race_figure(result)
     (path,) = [
-        t
-        for t in fig.data
-        if t.name.startswith(f"{SPEC.label} (α = ") and t.mode == "lines"
+        t for t in fig.data if t.name.startswith(f"{SPEC.label} (α = ") and t.mode == "lines"
     ]
     assert path.line.color == SPEC.color and len(path.x) == 61
 
