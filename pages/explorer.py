@@ -317,12 +317,7 @@ if side_by_side:
 else:
     race_column, about_column = st.columns([2.6, 1], gap="medium")
 with race_column:
-    chart(
-        figures.race_figure,
-        race_args,
-        side_by_side=side_by_side,
-        width="stretch" if side_by_side else "content",
-    )
+    chart(figures.race_figure, race_args, side_by_side=side_by_side, width="content")
     race_player(result, key=key("player"))
 with about_column:
     st.subheader(plain(surface.label))  # a custom formula's label is the formula as typed

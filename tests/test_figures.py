@@ -220,6 +220,27 @@ def test_race_backdrop_is_a_png_of_the_surface_for_playback(race_fig):
     assert pixels[y_pixel, x_pixel].sum() < pixels[height - 1, 0].sum()
 
 
+@pytest.mark.parametrize(("surface", "runs"), [("rosenbrock", 4), ("rosenbrock", 8), ("ravine", 3)])
+def test_race_panels_take_the_windows_shape_with_no_empty_bands(surface, runs):
+    """Equal scale in every panel without plotly.js shrinking a domain to keep it: the figure's
+    size gives each panel the window's aspect, one panel or side by side."""
+    keys = list(OPTIMIZERS)[:runs]
+    result = simulate(surface, [(k, {}) for k in keys], SURFACES[surface].start, 5)
+    x_min, x_max, y_min, y_max = SURFACES[surface].bounds
+    for side_by_side in (False, True):
+        layout = figures.race_figure(result, side_by_side=side_by_side).layout
+        plot_width = layout.width - layout.margin.l - layout.margin.r
+        plot_height = layout.height - layout.margin.t - layout.margin.b
+        for x_axis, y_axis in [(layout.xaxis, layout.yaxis)] + (
+            [(layout[f"xaxis{p}"], layout[f"yaxis{p}"]) for p in range(2, runs + 1)]
+            if side_by_side
+            else []
+        ):
+            (x0, x1), (y0, y1) = x_axis.domain or (0, 1), y_axis.domain or (0, 1)
+            width, height = (x1 - x0) * plot_width, (y1 - y0) * plot_height
+            assert width / height == pytest.approx((x_max - x_min) / (y_max - y_min), rel=0.02)
+
+
 def test_side_by_side_has_one_panel_per_run_and_one_player_for_all(race):
     fig = figures.race_figure(race, side_by_side=True)
     surfaces, paths, heads = race_parts(fig, 3)

@@ -28,7 +28,6 @@ from optviz.figures.labels import (
     run_names,
 )
 from optviz.figures.layout import (
-    FIGURE_HEIGHT,
     LEGEND_ROW,
     OUTLINE,
     base_layout,
@@ -49,6 +48,12 @@ if TYPE_CHECKING:  # builders take results; they never run the engine
 
 MAX_COLUMNS = 4  # side-by-side panels per row
 PLOT_BOX = (640, 540)  # px: the largest plot area of a one-panel race (width, height)
+SIDE_BY_SIDE_WIDTH = 980  # px: the page's main column at 1440 px with the sidebar open
+PANEL_SPACING = 0.03  # side by side: the gap between panels, a fraction of the plot width
+PANEL_TITLE, ROW_GAP = 28, 56  # px: above the first row's panels, and between rows
+MARGIN = {"l": 48, "r": 80, "b": 30}  # px: tick labels, and the colour bar on the right
+COLORBAR = {"thickness": 12, "len": 1.0, "x": 1.0, "xpad": 10}  # just right of the plot
+COLORBAR_LABEL = 45  # px of colour bar per label
 STEPS_PER_SECOND = 60  # Play's pace: one step a display frame on a 60 Hz screen …
 PLAY_SECONDS = (3.0, 12.0)  # … within these bounds for one full playback
 # The player's script (see its header), for the app's component and the HTML export.
@@ -114,26 +119,10 @@ def race_figure(result: Trajectories, *, side_by_side: bool = False, grid: int =
 
     # The figure is assembled as plain dicts and validated by plotly once, at the end: plotly's
     # incremental calls (add_trace, update_layout …) cost several times as much each.
+    # K surfaces are sent side by side, not one; fewer samples in smaller panels keep the bytes.
     if side_by_side:
-        columns = min(MAX_COLUMNS, K)
-        rows = math.ceil(K / columns)
-        layout = subplots_layout(
-            rows,
-            columns,
-            run_names(result),
-            shared_xaxes="all",
-            shared_yaxes="all",
-            horizontal_spacing=0.03,
-            vertical_spacing=0.08 if rows > 1 else 0.0,
-        )
-        # K contours are sent, not one; fewer samples in smaller panels keep the bytes the same.
         grid = max(40, round(grid / math.sqrt(K)))
-        panel_of_run = list(range(K))
-        height = max(FIGURE_HEIGHT, 110 + 300 * rows)
-    else:
-        layout = {"xaxis": {}, "yaxis": {}}
-        panel_of_run = [0] * K
-
+    panel_of_run = list(range(K)) if side_by_side else [0] * K
     surface_traces, images, scale, z_min, z_max = _surface_traces(
         result, grid, max(panel_of_run) + 1
     )
@@ -142,12 +131,25 @@ def race_figure(result: Trajectories, *, side_by_side: bool = False, grid: int =
     for k, run in enumerate(runs):
         run |= {"path": first_path + k, "head": first_path + K + k}
 
-    x_min, x_max, y_min, y_max = surface.bounds
+    legend = ["global minimum", "start", *(t["name"] for t in path_traces)]
     if side_by_side:
-        size = {"height": height, "margin": {"l": 10, "r": 10, "t": 70, "b": 10}}
-        colorbar = {"thickness": 12, "len": 0.9}
+        columns = min(MAX_COLUMNS, K)
+        rows = math.ceil(K / columns)
+        size, colorbar, row_gap = _fitted_grid_size(surface.bounds, rows, columns, legend)
+        layout = subplots_layout(
+            rows,
+            columns,
+            run_names(result),
+            shared_xaxes="all",
+            shared_yaxes="all",
+            horizontal_spacing=PANEL_SPACING,
+            vertical_spacing=row_gap,
+        )
     else:
-        size, colorbar = _fitted_size(surface.bounds, [t["name"] for t in path_traces])
+        layout = {"xaxis": {}, "yaxis": {}}
+        size, colorbar = _fitted_size(surface.bounds, legend)
+    plot_height = size["height"] - size["margin"]["t"] - size["margin"]["b"]
+    labels = max(3, min(7, plot_height // COLORBAR_LABEL))  # the colour bar's, not crowded
     layout |= base_layout(
         None,
         **size,
@@ -159,7 +161,7 @@ def race_figure(result: Trajectories, *, side_by_side: bool = False, grid: int =
             "colorscale": CONTOUR_COLORSCALE,
             "cmin": z_min,
             "cmax": z_max,
-            "colorbar": colorbar | scale.colorbar(z_min, z_max),
+            "colorbar": colorbar | scale.colorbar(z_min, z_max, most=labels),
         },
         annotations=[*layout.get("annotations", ()), *notes],
         images=images,
@@ -175,6 +177,7 @@ def race_figure(result: Trajectories, *, side_by_side: bool = False, grid: int =
     # Fixed to the surface window (paths are cut where they leave it). Equal scale on both
     # axes: steps cross contour lines at right angles only then, and the shape of a valley is
     # the point of the picture; the plot area shrinks to keep it.
+    x_min, x_max, y_min, y_max = surface.bounds
     for name in [name for name in layout if name.startswith(("xaxis", "yaxis"))]:
         axis = layout[name] | {"constrain": "domain", "showgrid": False, "zeroline": False}
         if name.startswith("xaxis"):
@@ -187,7 +190,7 @@ def race_figure(result: Trajectories, *, side_by_side: bool = False, grid: int =
 
 
 def _fitted_size(
-    bounds: tuple[float, float, float, float], names: Sequence[str]
+    bounds: tuple[float, float, float, float], legend: Sequence[str]
 ) -> tuple[dict, dict]:
     """The one-panel race's size in pixels, and its colour bar: the plot area takes the window's
     shape (equal scale) within ``PLOT_BOX``, the figure wraps it tightly (the legend's rows on
@@ -197,13 +200,36 @@ def _fitted_size(
     aspect = (x_max - x_min) / (y_max - y_min)
     width = min(PLOT_BOX[0], PLOT_BOX[1] * aspect)
     height = width / aspect
-    # Fixed margins that hold the legend and colour bar: plotly.js does not re-measure them.
-    margin = {"l": 48, "r": 80, "b": 30, "autoexpand": False}
-    figure_width = round(width) + margin["l"] + margin["r"]
-    rows = _legend_rows(["global minimum", "start", *names], figure_width)
-    margin["t"] = 12 + LEGEND_ROW * rows
-    size = {"width": figure_width, "height": round(height) + margin["t"] + margin["b"]}
-    return size | {"margin": margin}, {"thickness": 12, "len": 1.0, "x": 1.0, "xpad": 10}
+    margin = _margin(round(width) + MARGIN["l"] + MARGIN["r"], legend)
+    size = {"width": round(width) + margin["l"] + margin["r"]}
+    size["height"] = round(height) + margin["t"] + margin["b"]
+    return size | {"margin": margin}, COLORBAR
+
+
+def _fitted_grid_size(
+    bounds: tuple[float, float, float, float], rows: int, columns: int, legend: Sequence[str]
+) -> tuple[dict, dict, float]:
+    """Side by side: the size of a ``SIDE_BY_SIDE_WIDTH`` figure whose panels take the window's
+    shape (equal scale, at most ``PLOT_BOX`` tall), its colour bar, and the vertical spacing
+    between rows that leaves ``ROW_GAP`` px for the next row's titles. The figure is as tall as
+    its panels, with no empty bands above and below them."""
+    x_min, x_max, y_min, y_max = bounds
+    aspect = (x_max - x_min) / (y_max - y_min)
+    margin = _margin(SIDE_BY_SIDE_WIDTH, legend)
+    margin["t"] += PANEL_TITLE  # the first row's titles
+    plot_width = SIDE_BY_SIDE_WIDTH - margin["l"] - margin["r"]
+    panel_width = plot_width * (1 - PANEL_SPACING * (columns - 1)) / columns
+    panel_height = min(panel_width / aspect, PLOT_BOX[1])
+    plot_height = rows * panel_height + (rows - 1) * ROW_GAP
+    size = {"width": SIDE_BY_SIDE_WIDTH, "height": round(plot_height) + margin["t"] + margin["b"]}
+    return size | {"margin": margin}, COLORBAR, ROW_GAP / plot_height if rows > 1 else 0.0
+
+
+def _margin(figure_width: float, legend: Sequence[str]) -> dict:
+    """``MARGIN`` with the top band holding the ``legend``'s rows. The margins are fixed
+    (``autoexpand`` off), so plotly.js does not measure legend and colour bar and redraw."""
+    rows = _legend_rows(legend, figure_width)
+    return MARGIN | {"t": 12 + LEGEND_ROW * rows, "autoexpand": False}
 
 
 def _legend_rows(names: Sequence[str], width: float) -> int:

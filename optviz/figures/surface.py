@@ -72,7 +72,8 @@ class ZScale:
         # max(…, 0): the grid or rounding can dip a hair below f*.
         return np.log10(np.maximum(f - self.f_min, 0.0) + self.delta)
 
-    def colorbar(self, z_min: float, z_max: float) -> dict:
+    def colorbar(self, z_min: float, z_max: float, most: int = 7) -> dict:
+        """The colour bar's title and, on a log scale, at most ``most`` labels at decades."""
         if self.f_min is None:
             return {"title": {"text": "f"}}
         decades = [
@@ -80,7 +81,7 @@ class ZScale:
             for d in range(math.floor(z_min), math.ceil(z_max) + 1)
             if z_min <= math.log10(10.0**d + self.delta) <= z_max
         ]
-        decades = decades[:: max(1, math.ceil(len(decades) / 7))]  # ≤ 7 labels
+        decades = decades[:: max(1, math.ceil(len(decades) / most))]
         return {
             "title": {"text": "f"},
             "tickvals": [math.log10(10.0**d + self.delta) for d in decades],
