@@ -40,12 +40,12 @@ class Lion(Optimizer):
     Example:
         >>> import torch
         >>> theta = torch.tensor([3.0, -2.0], requires_grad=True)
-        >>> optimizer = Lion([theta], lr=0.01)
+        >>> optimizer = Lion([theta], lr=0.05)
         >>> for _ in range(500):
         ...     optimizer.zero_grad()
         ...     (theta**2).sum().backward()
         ...     _ = optimizer.step()
-        >>> bool(theta.abs().max() < 0.05)
+        >>> bool(theta.abs().max() < 1e-2)
         True
 
     Reference: Chen, Liang, Huang, Real, Wang, Pham, Dong, Luong, Hsieh, Lu & Le, *Symbolic
