@@ -102,6 +102,17 @@ def test_paths_gradients_and_state_equal_the_naive_torch_optim_loop(surface_key)
             )
 
 
+def test_lion_moves_every_coordinate_by_exactly_alpha_and_adafactor_keeps_points_apart():
+    """Lion's sign step is ±α per axis, what its path shows on the contour; Adafactor's relative
+    step is per point: a start raced alone or beside another moves the same."""
+    lion = simulate("rosenbrock", [("lion", {"lr": 0.01})], [(-1.5, 2.0), (0.5, -0.5)], 80)
+    np.testing.assert_allclose(np.abs(lion.updates[0]), 0.01, rtol=1e-12)
+    runs = [("adafactor", {"lr": 0.05})]
+    together = simulate("himmelblau", runs, [(-1.0, 1.0), (4.0, -3.0)], 60)
+    alone = simulate("himmelblau", runs, [(-1.0, 1.0)], 60)
+    np.testing.assert_allclose(together.paths[0, :1], alone.paths[0], rtol=1e-12, atol=1e-14)
+
+
 def test_gradients_and_state_of_a_diverged_run_hold_their_last_good_values():
     runs = [("adam", {"lr": 0.02}), ("momentum", {"lr": 0.003})]
     result = simulate("rosenbrock", runs, (-1.5, 2.0), 100)
