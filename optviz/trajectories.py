@@ -40,6 +40,7 @@ from torch import Tensor
 from torch.fx.experimental.proxy_tensor import make_fx
 
 from optviz.optim import OPTIMIZERS
+from optviz.optim.base import BATCH_DIM
 from optviz.surfaces import SURFACES, Surface
 
 MAX_STEPS = 5000  # a race longer than this shows nothing new and costs seconds per rerun
@@ -265,12 +266,13 @@ def _optimizers(
     specs_and_hparams: list[tuple[Any, dict[str, Any]]], X: Tensor, G: Tensor
 ) -> list[tuple[torch.optim.Optimizer, Tensor]]:
     """Run k's optimizer on the view ``X[k]`` (its in-place update writes into X), with the view
-    ``G[k]`` as its ``.grad``; returned with that parameter."""
+    ``G[k]`` as its ``.grad``; returned with that parameter. Its param group says that the B
+    columns are B independent points (``BATCH_DIM``), for updates that take norms over θ."""
     optimizers = []
     for k, (spec, hparams) in enumerate(specs_and_hparams):
         theta = X[k]  # (2, B)
         theta.grad = G[k]
-        optimizers.append((spec.build([theta], hparams), theta))
+        optimizers.append((spec.build([{"params": [theta], BATCH_DIM: -1}], hparams), theta))
     return optimizers
 
 

@@ -1,14 +1,21 @@
-"""Run colours: eight optimizers told apart on the contour, also by colour-blind readers."""
+"""Run colours: eight optimizers told apart on the contour, also by colour-blind readers.
+
+Eight colours is about as many as a reader tells apart, so the fourteen optimizers share eight
+home colours and a race hands them out (``distinct_colors``): any eight optimizers in a race get
+eight different colours, and past eight, runs that share a colour differ by dash."""
 
 from __future__ import annotations
 
 import itertools
+import random
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from optviz.figures.labels import run_colors, run_dash
 from optviz.figures.surface import CONTOUR_COLORSCALE
-from optviz.optim import OPTIMIZERS
+from optviz.optim import OPTIMIZERS, distinct_colors
 
 # Machado, Oliveira & Fernandes (2009), severity 1.0, on linear RGB.
 CVD = {
@@ -47,11 +54,48 @@ def lab(rgb_linear: np.ndarray) -> np.ndarray:
     return np.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], -1)
 
 
-COLOURS = [spec.color for spec in OPTIMIZERS.values()]
+COLOURS = list(dict.fromkeys(spec.color for spec in OPTIMIZERS.values()))  # the palette
+PAPER_EIGHT = ["sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamax"]
+AFTER_ADAM = ["sgd", "adam", "adamw", "amsgrad", "nadam", "radam", "adafactor", "lion"]
 
 
-def test_there_are_eight_run_colours():
-    assert len(COLOURS) == len(set(COLOURS)) == 8
+def test_there_are_eight_run_colours_and_the_papers_eight_have_one_each():
+    assert len(COLOURS) == 8
+    assert [OPTIMIZERS[key].color for key in PAPER_EIGHT] == COLOURS
+
+
+@pytest.mark.parametrize("keys", [PAPER_EIGHT, AFTER_ADAM], ids=["paper", "after-adam"])
+def test_the_usual_races_keep_their_home_colours(keys):
+    assert distinct_colors(keys) == [OPTIMIZERS[key].color for key in keys]
+    assert len(set(distinct_colors(keys))) == 8
+
+
+def test_any_eight_optimizers_in_any_order_race_in_eight_colours():
+    shuffle = random.Random(0).shuffle
+    for keys in itertools.combinations(OPTIMIZERS, 8):
+        keys = list(keys)
+        shuffle(keys)
+        colours = distinct_colors(keys)
+        assert len(set(colours)) == 8 and set(colours) == set(COLOURS), keys
+        first = colours[0]
+        assert first == OPTIMIZERS[keys[0]].color  # the first runner always has its own
+
+
+def test_runs_of_one_optimizer_share_its_colour_and_differ_by_dash():
+    result = SimpleNamespace(runs=[("adam", {}), ("adamw", {}), ("adam", {}), ("adagrad", {})])
+    colours = run_colors(result)
+    assert colours[0] == colours[2] != colours[1]
+    # AdamW came first to the green it shares with Adagrad; Adagrad takes a free colour.
+    assert colours[1] == OPTIMIZERS["adamw"].color == OPTIMIZERS["adagrad"].color
+    assert colours[3] not in colours[:3]
+    assert [run_dash(result, k) for k in range(4)] == ["solid", "solid", "dash", "solid"]
+
+
+def test_past_eight_optimizers_every_run_differs_in_colour_or_dash():
+    result = SimpleNamespace(runs=[(key, {}) for key in OPTIMIZERS])
+    styles = [(run_colors(result)[k], run_dash(result, k)) for k in range(len(result.runs))]
+    assert len(set(styles)) == len(styles) == len(OPTIMIZERS)
+    assert styles[: len(COLOURS)] == [(colour, "solid") for colour in COLOURS]
 
 
 @pytest.mark.parametrize("vision", CVD)

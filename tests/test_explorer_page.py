@@ -106,7 +106,7 @@ def test_switching_surface_resets_the_start_to_the_new_surfaces_own():
     [
         {"steps": "abc"},
         {"surface": "nope"},
-        {"opt": "sgd,lion"},
+        {"opt": "sgd,shampoo"},
         {"adam.lr": "nan"},
         {"surface": "custom", "formula": "lambda: 1"},
         {"x0": "1e999", "y0": "0"},

@@ -1,7 +1,8 @@
-"""The optimizers against their oracles: torch.optim, and the paper's Algorithms 1 and 2 in NumPy.
+"""The optimizers against their oracles: torch.optim, the Adam paper's Algorithms 1 and 2 in NumPy,
+and Lion's pseudo-code in NumPy (it has no torch.optim twin).
 
-One table of (our class, torch twin, kwargs) rows drives the equivalence tests and one table of
-invalid inputs drives the error tests: adding an optimizer adds rows, not test functions.
+One table of (our class, twin, kwargs) rows drives the equivalence tests and one table of invalid
+inputs drives the error tests: adding an optimizer adds rows, not test functions.
 """
 
 from __future__ import annotations
@@ -11,21 +12,30 @@ import copy
 import numpy as np
 import pytest
 import torch
+from oracles import LionAlgorithm2, float64_scalars
 
 from optviz.optim import (
     OPTIMIZERS,
     SGD,
     Adadelta,
+    Adafactor,
     Adagrad,
     Adam,
     Adamax,
+    AdamW,
+    AMSGrad,
+    Lion,
     Momentum,
+    NAdam,
     Nesterov,
+    RAdam,
     RMSprop,
 )
+from optviz.optim.base import BATCH_DIM
 
 SHAPES = [(5,), (3, 4), (2, 3, 2)]
 STEPS = 60
+
 
 # (id, our class, torch factory, kwargs). Non-default values exercise every term of each update.
 TWINS = [
@@ -74,6 +84,60 @@ TWINS = [
         torch.optim.Adamax,
         {"lr": 0.02, "betas": (0.5, 0.9), "weight_decay": 0.1},
     ),
+    ("adamw", AdamW, torch.optim.AdamW, {"lr": 0.01}),
+    (
+        "adamw-wd",
+        AdamW,
+        torch.optim.AdamW,
+        {"lr": 0.02, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.5},
+    ),
+    (
+        "amsgrad",
+        AMSGrad,
+        lambda params, **kw: torch.optim.Adam(params, amsgrad=True, **kw),
+        {"lr": 0.01},
+    ),
+    (
+        "amsgrad-wd",
+        AMSGrad,
+        lambda params, **kw: torch.optim.Adam(params, amsgrad=True, **kw),
+        {"lr": 0.02, "betas": (0.5, 0.9), "eps": 1e-6, "weight_decay": 0.05},
+    ),
+    ("nadam", NAdam, float64_scalars(torch.optim.NAdam), {"lr": 0.01}),
+    (
+        "nadam-wd",
+        NAdam,
+        float64_scalars(torch.optim.NAdam),
+        {"lr": 0.02, "betas": (0.8, 0.99), "momentum_decay": 0.05, "weight_decay": 0.05},
+    ),
+    (
+        "nadam-decoupled",
+        NAdam,
+        float64_scalars(torch.optim.NAdam),
+        {"lr": 0.02, "weight_decay": 0.1, "decoupled_weight_decay": True},
+    ),
+    ("radam", RAdam, torch.optim.RAdam, {"lr": 0.01}),
+    (
+        "radam-wd",
+        RAdam,
+        torch.optim.RAdam,
+        {"lr": 0.02, "betas": (0.8, 0.9), "eps": 1e-6, "weight_decay": 0.05},
+    ),
+    (
+        "radam-decoupled",
+        RAdam,
+        torch.optim.RAdam,
+        {"lr": 0.02, "betas": (0.5, 0.99), "weight_decay": 0.1, "decoupled_weight_decay": True},
+    ),
+    ("adafactor", Adafactor, torch.optim.Adafactor, {"lr": 0.05}),
+    (
+        "adafactor-all",
+        Adafactor,
+        torch.optim.Adafactor,
+        {"lr": 0.3, "beta2_decay": -0.5, "eps": (1e-4, 1e-2), "d": 2.0, "weight_decay": 0.1},
+    ),
+    ("lion", Lion, LionAlgorithm2, {"lr": 0.01}),
+    ("lion-wd", Lion, LionAlgorithm2, {"lr": 0.02, "betas": (0.5, 0.9), "weight_decay": 0.5}),
 ]
 TWIN_IDS = [row[0] for row in TWINS]
 
@@ -300,6 +364,33 @@ SWEEPS = {
     "rmsprop": {"lr": [0.001, 0.01, 0.1], "alpha": [0.5, 0.9, 0.99], "momentum": [0.3, 0.5, 0.9]},
     "adam": {"lr": [0.001, 0.01, 0.1], "beta1": [0.0, 0.5, 0.9], "beta2": [0.5, 0.99, 0.999]},
     "adamax": {"lr": [0.002, 0.02, 0.2], "beta1": [0.0, 0.5, 0.9], "beta2": [0.5, 0.99, 0.999]},
+    "adamw": {
+        "lr": [0.001, 0.01, 0.1],
+        "beta1": [0.0, 0.5, 0.9],
+        "beta2": [0.5, 0.99, 0.999],
+        "weight_decay": [0.0, 0.1, 0.5],
+    },
+    "amsgrad": {"lr": [0.001, 0.01, 0.1], "beta1": [0.0, 0.5, 0.9], "beta2": [0.5, 0.99, 0.999]},
+    "nadam": {
+        "lr": [0.002, 0.02, 0.2],
+        "beta1": [0.0, 0.5, 0.9],
+        "beta2": [0.5, 0.99, 0.999],
+        "momentum_decay": [4e-3, 0.05, 0.5],
+    },
+    # β2 = 0.5 and 0.8 never rectify (ρ_∞ ≤ 9 reached slowly), 0.999 does from step 6.
+    "radam": {"lr": [0.001, 0.01, 0.1], "beta1": [0.0, 0.5, 0.9], "beta2": [0.5, 0.8, 0.999]},
+    "adafactor": {
+        "lr": [0.01, 0.1, 1.0],
+        "beta2_decay": [-0.8, -0.5, 0.0],
+        "eps2": [1e-3, 0.1, 1.0],
+        "d": [1.0, 2.0, 10.0],
+    },
+    "lion": {
+        "lr": [0.001, 0.01, 0.1],
+        "beta1": [0.0, 0.5, 0.9],
+        "beta2": [0.5, 0.99, 0.999],
+        "weight_decay": [0.0, 0.1, 0.5],
+    },
 }
 
 
@@ -315,7 +406,8 @@ def test_tensor_hyperparameters_equal_separate_runs(key):
 
     def run(theta_init, hparams, steps=40):
         theta = theta_init.clone().requires_grad_()
-        optimizer = spec.build([theta], hparams)
+        # Each row of θ is one configuration's point (as each column is in the engine).
+        optimizer = spec.build([{"params": [theta], BATCH_DIM: 0}], hparams)
         for _ in range(steps):
             optimizer.zero_grad()
             (theta[..., 0] ** 2 + 5 * theta[..., 1] ** 2 + theta.prod(-1)).sum().backward()
@@ -358,6 +450,22 @@ INVALID = [
     (Adamax, {"betas": (-0.1, 0.9)}, "Invalid beta parameter at index 0: -0.1"),
     (Adamax, {"weight_decay": -1.0}, "Invalid weight_decay value: -1.0"),
     (Adam, {"lr": torch.tensor([[0.1], [-0.1]])}, "Invalid learning rate"),
+    (AdamW, {"betas": (0.9, 1.0)}, "Invalid beta parameter at index 1: 1.0"),
+    (AdamW, {"weight_decay": -0.1}, "Invalid weight_decay value: -0.1"),
+    (AMSGrad, {"eps": -1.0}, "Invalid epsilon value: -1.0"),
+    (NAdam, {"momentum_decay": -0.1}, "Invalid momentum_decay value: -0.1"),
+    (NAdam, {"betas": (-0.1, 0.9)}, "Invalid beta parameter at index 0: -0.1"),
+    (RAdam, {"lr": -1.0}, "Invalid learning rate: -1.0"),
+    (RAdam, {"betas": (0.9, 1.5)}, "Invalid beta parameter at index 1: 1.5"),
+    (Adafactor, {"lr": -1.0}, "Learning rate should be >= 0 but is: -1.0"),
+    (Adafactor, {"beta2_decay": 0.5}, "beta2_decay should be <= 0 but is: 0.5"),
+    (Adafactor, {"eps": (-1.0, 1e-3)}, "epsilon1 should be >= 0 but is: -1.0"),
+    (Adafactor, {"eps": (None, -1.0)}, "epsilon2 should be >= 0 but is: -1.0"),
+    (Adafactor, {"d": 0.5}, "Clipping threshold d should be >= 1 but is: 0.5"),
+    (Adafactor, {"weight_decay": -0.1}, "weight_decay should be >= 0 but is: -0.1"),
+    (Lion, {"lr": -1.0}, "Invalid learning rate: -1.0"),
+    (Lion, {"betas": (1.0, 0.99)}, "Invalid beta parameter at index 0: 1.0"),
+    (Lion, {"weight_decay": -0.1}, "Invalid weight_decay value: -0.1"),
 ]
 
 
@@ -369,14 +477,20 @@ def test_invalid_hyperparameters_raise_pytorchs_message(cls, kwargs, message):
 
 @pytest.mark.parametrize(
     ("cls", "kwargs", "message"),
-    [row for row in INVALID if "nan" not in row[2] and "Invalid learning rate" != row[2]],
+    [
+        row
+        for row in INVALID
+        if "nan" not in row[2] and "Invalid learning rate" != row[2] and row[0] is not Lion
+    ],
 )
 def test_torch_twin_rejects_the_same_values_with_the_same_message(cls, kwargs, message):
     """Guards the table itself: each row is something PyTorch rejects too, and the first check
     to fail is the same one (same order of checks), so the messages are equal.
 
-    Not the NaN row (torch.optim.SGD's ``lr < 0.0`` lets NaN through; ours rejects it) nor the
-    per-element tensor row (torch.optim takes only 1-element tensor hyperparameters).
+    Not the NaN row (torch.optim.SGD's ``lr < 0.0`` lets NaN through; ours rejects it), the
+    per-element tensor row (torch.optim takes only 1-element tensor hyperparameters), nor Lion's
+    rows (its twin is the paper's pseudo-code, which checks nothing; its messages are PyTorch's
+    for the same arguments of Adam).
     """
     twin = {c: t for _, c, t, _ in TWINS}[cls]
     with pytest.raises(ValueError) as theirs:
@@ -406,8 +520,3 @@ def test_registry_entry_is_complete_and_builds_with_defaults(key):
                 hp.validate(float("nan"))
             with pytest.raises(ValueError):
                 hp.validate(hp.high * 10 + 1)
-
-
-def test_registry_colours_are_distinct():
-    colours = [spec.color.lower() for spec in OPTIMIZERS.values()]
-    assert len(set(colours)) == len(colours)

@@ -8,6 +8,7 @@ import operator
 import numpy as np
 import pytest
 import torch
+from oracles import LionAlgorithm2, float64_scalars
 
 from optviz import trajectories
 from optviz.optim import OPTIMIZERS
@@ -23,6 +24,12 @@ TORCH_TWINS = {
     "rmsprop": torch.optim.RMSprop,
     "adam": torch.optim.Adam,
     "adamax": torch.optim.Adamax,
+    "adamw": torch.optim.AdamW,
+    "amsgrad": functools.partial(torch.optim.Adam, amsgrad=True),
+    "nadam": float64_scalars(torch.optim.NAdam),
+    "radam": torch.optim.RAdam,
+    "adafactor": torch.optim.Adafactor,
+    "lion": LionAlgorithm2,  # no torch.optim twin: the paper's Algorithm 2 in NumPy
 }
 # Step sizes that move every optimizer visibly on the test surfaces without diverging.
 RACE = [
@@ -34,33 +41,42 @@ RACE = [
     ("rmsprop", {"lr": 0.01}),
     ("adam", {"lr": 0.02}),
     ("adamax", {"lr": 0.02}),
+    ("adamw", {"lr": 0.02, "weight_decay": 0.1}),
+    ("amsgrad", {"lr": 0.02}),
+    ("nadam", {"lr": 0.02}),
+    ("radam", {"lr": 5e-4}),  # its first 5 steps are plain momentum steps, α·m̂
+    ("adafactor", {"lr": 0.05}),
+    ("lion", {"lr": 0.005}),
 ]
 
 
 def naive_race(surface, key, hparams, starts, steps, seed):
     """The baseline: torch.optim's own class, autograd every step, one optimizer at a time.
 
-    Returns the path ``(B, T+1, 2)``, the gradient each step saw ``(B, T, 2)`` and the
-    optimizer's state after each step, name → ``(B, T, 2)``.
+    Each start is its own parameter, a vector in ℝ² (so Adafactor's norms are per point, as in
+    the engine). Returns the path ``(B, T+1, 2)``, the gradient each step saw ``(B, T, 2)`` and
+    the optimizer's state of θ's shape after each step, name → ``(B, T, 2)``.
     """
     ours = OPTIMIZERS[key].build([torch.zeros(1, requires_grad=True)], hparams)
     kwargs = {name: value for name, value in ours.defaults.items() if name != "bias_correction"}
-    theta = torch.tensor(starts, dtype=torch.float64, requires_grad=True)  # (B, 2)
-    optimizer = TORCH_TWINS[key]([theta], **kwargs)
+    points = [torch.tensor(s, dtype=torch.float64, requires_grad=True) for s in starts]  # (2,)
+    optimizer = TORCH_TWINS[key](points, **kwargs)
     generator = torch.Generator().manual_seed(seed)
-    path, grads, state = [theta.detach().clone()], [], {}
+    path, grads, state = [torch.stack(points).detach().clone()], [], {}
     for _ in range(steps):
         optimizer.zero_grad()
-        surface.f(theta).sum().backward()
+        surface.f(torch.stack(points)).sum().backward()
         if surface.noise > 0:
-            noise = torch.randn(theta.shape, generator=generator, dtype=torch.float64)
-            theta.grad.add_(noise, alpha=surface.noise)
-        grads.append(theta.grad.clone())
+            noise = torch.randn(len(points), 2, generator=generator, dtype=torch.float64)
+            for point, xi in zip(points, noise, strict=True):
+                point.grad.add_(xi, alpha=surface.noise)
+        grads.append(torch.stack([point.grad for point in points]).clone())
         optimizer.step()
-        path.append(theta.detach().clone())
-        for name, value in optimizer.state[theta].items():
-            if name != "step":
-                state.setdefault(name, []).append(value.clone())
+        path.append(torch.stack(points).detach().clone())
+        for name, value in optimizer.state[points[0]].items():
+            if isinstance(value, torch.Tensor) and value.shape == points[0].shape:
+                values = [optimizer.state[point][name] for point in points]
+                state.setdefault(name, []).append(torch.stack(values).clone())
     series = {name: torch.stack(values, dim=1).numpy() for name, values in state.items()}
     return torch.stack(path, dim=1).numpy(), torch.stack(grads, dim=1).numpy(), series
 
@@ -84,6 +100,17 @@ def test_paths_gradients_and_state_equal_the_naive_torch_optim_loop(surface_key)
             np.testing.assert_allclose(
                 result.state[k][name], values, rtol=1e-9, atol=1e-12, err_msg=f"{key} {name}"
             )
+
+
+def test_lion_moves_every_coordinate_by_exactly_alpha_and_adafactor_keeps_points_apart():
+    """Lion's sign step is ±α per axis, what its path shows on the contour; Adafactor's relative
+    step is per point: a start raced alone or beside another moves the same."""
+    lion = simulate("rosenbrock", [("lion", {"lr": 0.01})], [(-1.5, 2.0), (0.5, -0.5)], 80)
+    np.testing.assert_allclose(np.abs(lion.updates[0]), 0.01, rtol=1e-12)
+    runs = [("adafactor", {"lr": 0.05})]
+    together = simulate("himmelblau", runs, [(-1.0, 1.0), (4.0, -3.0)], 60)
+    alone = simulate("himmelblau", runs, [(-1.0, 1.0)], 60)
+    np.testing.assert_allclose(together.paths[0, :1], alone.paths[0], rtol=1e-12, atol=1e-14)
 
 
 def test_gradients_and_state_of_a_diverged_run_hold_their_last_good_values():
@@ -282,7 +309,7 @@ def test_many_starts_in_one_pass():
 BAD_CALLS = [
     ({"surface": "nope"}, "unknown surface 'nope'"),
     ({"runs": []}, "at least one optimizer"),
-    ({"runs": [("lion", {})]}, "unknown optimizer 'lion'"),
+    ({"runs": [("shampoo", {})]}, "unknown optimizer 'shampoo'"),
     ({"runs": [("adam", {"momentum": 0.9})]}, "Adam has no hyperparameter 'momentum'"),
     ({"runs": [("adam", {"lr": float("nan")})]}, "lr must be a finite number"),
     ({"runs": [("adam", {"lr": float("inf")})]}, "lr must be a finite number"),

@@ -11,26 +11,33 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from optviz.optim import OPTIMIZERS, HyperParam
+from optviz.optim import OPTIMIZERS, HyperParam, distinct_colors
 
 if TYPE_CHECKING:  # builders take results; they never run the engine
     from optviz.trajectories import Trajectories
 
-DASHES = ("solid", "dash", "dot", "dashdot")  # runs of the same optimizer share its colour
+DASHES = ("solid", "dash", "dot", "dashdot")  # runs that share a colour differ by dash
+
+
+def run_colors(result: Trajectories) -> list[str]:
+    """Each run's colour: its optimizer's, one no other optimizer in the race has while there
+    are colours enough (``distinct_colors``); runs of the same optimizer share it."""
+    return distinct_colors(key for key, _ in result.runs)
 
 
 def run_color(result: Trajectories, k: int) -> str:
-    return OPTIMIZERS[result.runs[k][0]].color
+    return run_colors(result)[k]
 
 
-def _twin_index(result: Trajectories, k: int) -> int:
-    """How many earlier runs use the same optimizer (0 for the first), to pick a dash."""
-    key = result.runs[k][0]
-    return sum(other == key for other, _ in result.runs[:k])
+def _shade_index(result: Trajectories, k: int) -> int:
+    """How many earlier runs have run k's colour (0 for the first), to pick a dash: the runs of
+    one optimizer, and past eight optimizers those of another that shares the colour."""
+    colours = run_colors(result)
+    return colours[:k].count(colours[k])
 
 
 def run_dash(result: Trajectories, k: int) -> str:
-    return DASHES[_twin_index(result, k) % len(DASHES)]
+    return DASHES[_shade_index(result, k) % len(DASHES)]
 
 
 def first_value(value: object) -> object:

@@ -1,7 +1,8 @@
 """Pure Plotly builders for the Live MNIST page: run records in, ``go.Figure`` out.
 
 They never import Streamlit or touch the store, so tests build figures from plain lists. Each
-optimizer keeps its registry colour; groups (or seeds) compared side by side differ by dash.
+optimizer keeps one colour (its registry colour unless another optimizer shown has it:
+``distinct_colors``); groups (or seeds) compared side by side differ by dash.
 Non-finite points never reach a figure: a diverged curve ends at its last finite point, marked ×.
 """
 
@@ -15,7 +16,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from optviz.figures.layout import new_figure
-from optviz.optim import OPTIMIZERS
+from optviz.optim import OPTIMIZERS, distinct_colors
 
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 FALLBACK_COLOR = "#7F7F7F"
@@ -196,8 +197,8 @@ def curves_from_records(
 ) -> list[Curve]:
     """One curve per run, in run order, from the points of ``kind`` (``x``/``y`` name fields).
 
-    Colour comes from the optimizer's registry entry; dash from the run's group, so two groups
-    of the same optimizer stay apart when compared.
+    Colour comes from the optimizer (``distinct_colors`` of the optimizers shown); dash from
+    the run's group, so two groups of the same optimizer stay apart when compared.
     """
     xy: dict[int, list[tuple[float, float]]] = {}
     for point in points:
@@ -221,17 +222,18 @@ def curves_from_series(
     runs = list(runs)
     groups = dict.fromkeys(run.group_id for run in runs)
     dash = {group: DASHES[i % len(DASHES)] for i, group in enumerate(groups)}
+    known = [run.optimizer for run in runs if run.optimizer in OPTIMIZERS]
+    colour = dict(zip(known, distinct_colors(known), strict=True))
     curves = []
     for run in runs:
         x, y = (np.asarray(a, dtype=float) for a in series.get(run.id, ([], [])))
         stride = 1
         if max_points is not None:
             x, y, stride = thin(x, y, max_points)
-        spec = OPTIMIZERS.get(run.optimizer)
         curves.append(
             Curve(
                 label=f"#{run.id} {run.label}",
-                color=spec.color if spec else FALLBACK_COLOR,
+                color=colour.get(run.optimizer, FALLBACK_COLOR),
                 x=x,
                 y=y,
                 dash=dash[run.group_id],

@@ -23,6 +23,13 @@ from torch import Tensor
 
 Hyperparameter = float | Tensor
 
+# A param group may declare its parameter a stack of independent parameters along one dimension,
+# ``{"params": [theta], BATCH_DIM: -1}``: the trajectory engine's ``(2, B)`` positions are B
+# points in ℝ², one per run. Element-wise updates (most optimizers) need not care; an update that
+# reduces over the parameter (Adafactor's RMS norms and factored moments) reduces within each
+# slice instead, so the runs stay independent.
+BATCH_DIM = "batch_dim"
+
 
 def check(condition: bool | Tensor, message: str) -> None:
     """Raise ``ValueError(message)`` unless ``condition`` holds (for every element of a tensor).

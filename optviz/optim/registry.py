@@ -18,11 +18,17 @@ from typing import Any, Literal
 from torch import Tensor
 
 from optviz.optim.adadelta import Adadelta
+from optviz.optim.adafactor import Adafactor
 from optviz.optim.adagrad import Adagrad
 from optviz.optim.adam import Adam
 from optviz.optim.adamax import Adamax
+from optviz.optim.adamw import AdamW
+from optviz.optim.amsgrad import AMSGrad
 from optviz.optim.base import Optimizer
+from optviz.optim.lion import Lion
 from optviz.optim.momentum import Momentum, Nesterov
+from optviz.optim.nadam import NAdam
+from optviz.optim.radam import RAdam
 from optviz.optim.rmsprop import RMSprop
 from optviz.optim.sgd import SGD
 
@@ -40,6 +46,10 @@ PLAIN_SYMBOLS = {
     r"\epsilon": "ε",
     r"\rho": "ρ",
     r"\mu": "μ",
+    r"\lambda": "λ",
+    r"\psi": "ψ",
+    r"\tau": "τ",
+    r"\epsilon_2": "ε2",
     r"1 - \beta^t": "1 − βᵗ",
 }
 
@@ -162,8 +172,8 @@ class OptimizerSpec:
     hyperparams: tuple[HyperParam, ...]
     # The state tensors the internals panel plots, in order (states not listed are not plotted).
     state: tuple[StateSpec, ...] = ()
-    # Its bound on |Δ_t| for given hyperparameters, if it has one.
-    step_bound: Callable[[Hyperparameters], StepBound] | None = None
+    # Its bound on |Δ_t| for given hyperparameters, if it has one (None: not for these values).
+    step_bound: Callable[[Hyperparameters], StepBound | None] | None = None
     # Whether it divides bias out of its moments: always (True), never (False), or as the
     # boolean hyperparameter of that name says (Adam's "bias_correction", for the §3 ablation).
     bias_correction: bool | str = False
@@ -209,7 +219,8 @@ class OptimizerSpec:
         params: Iterable[Tensor] | Iterable[dict[str, Any]],
         hparams: Mapping[str, Any] | None = None,
     ) -> Optimizer:
-        """Instantiate the optimizer from flat hyperparameters (``beta1``/``beta2`` → ``betas``).
+        """Instantiate the optimizer from flat hyperparameters (``beta1``/``beta2`` → ``betas``,
+        ``eps2`` → ``eps = (None, eps2)``: PyTorch's pairs).
 
         Missing names take their defaults; values may be tensors (sweeps), so they are not range
         checked here — the optimizer's own PyTorch-style validation applies.
@@ -220,6 +231,8 @@ class OptimizerSpec:
         kwargs = self.defaults() | dict(hparams or {})
         if "beta1" in kwargs:
             kwargs["betas"] = (kwargs.pop("beta1"), kwargs.pop("beta2"))
+        if "eps2" in kwargs:
+            kwargs["eps"] = (None, kwargs.pop("eps2"))
         return self.cls(params, **kwargs)
 
 
@@ -270,6 +283,14 @@ _MOMENTUM = HyperParam(
 )
 
 _MOMENTUM_BUFFER = StateSpec("momentum_buffer", "b", "momentum buffer")
+_FIRST_MOMENT = StateSpec("exp_avg", "m", "first moment (mean of g)", corrected_by="beta1")
+_SECOND_MOMENT = StateSpec(
+    "exp_avg_sq", "v", "second moment (mean of g²)", magnitude=True, corrected_by="beta2"
+)
+
+
+def _weight_decay(default: float, help: str) -> HyperParam:
+    return HyperParam("weight_decay", r"\lambda", default, 0.0, 1.0, "linear", help)
 
 
 def _adam_bound(h: Hyperparameters) -> StepBound:
@@ -280,6 +301,18 @@ def _adam_bound(h: Hyperparameters) -> StepBound:
     return StepBound(lr, "α", "§2.1")
 
 
+def _amsgrad_bound(h: Hyperparameters) -> StepBound:
+    """Adam's §2.1 bound: u_t ≥ v_t, so each step is at most Adam's for the same m and v."""
+    return _adam_bound(h)
+
+
+def _lion_bound(h: Hyperparameters) -> StepBound | None:
+    """|Δ_t| = α exactly on every coordinate whose c_t ≠ 0 (a sign step), if λ = 0."""
+    if float(h["weight_decay"]) != 0:
+        return None  # + αλ|θ|: no constant bound
+    return StepBound(float(h["lr"]), "α", "sign step")
+
+
 def _adamax_bound(h: Hyperparameters) -> StepBound:
     """Algorithm 2: |Δ_t| ≤ α, since |m_t| ≤ (1 − β1^t)·u_t (a weighted mean of |g| is at most
     their weighted maximum)."""
@@ -288,7 +321,11 @@ def _adamax_bound(h: Hyperparameters) -> StepBound:
 
 # Run colours: Okabe & Ito's colour-blind-safe qualitative palette, with its yellow (lost on the
 # light contour, and the minimum's gold star) replaced by a wine red, its sky blue deepened and its
-# blue darkened to stand off the grey-blue contour (tests/test_colours.py checks both).
+# blue darkened to stand off the grey-blue contour (tests/test_colours.py checks both). Eight
+# colours is about all a reader tells apart, so the six successors share them: each has the home
+# colour of a relative (NAdam Nesterov's, AMSGrad AdaMax's max …) chosen so that Adam, its six
+# successors and SGD are eight different colours; in a race with a clash, ``run_colors``
+# (``optviz.figures.labels``) gives the later optimizer a colour no other runner has.
 OPTIMIZERS: dict[str, OptimizerSpec] = {
     spec.key: spec
     for spec in (
@@ -415,5 +452,182 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
             bias_correction=True,
             paper_settings={"lr": 0.002},  # Algorithm 2's α
         ),
+        OptimizerSpec(
+            "adamw",
+            AdamW,
+            "AdamW",
+            "#009E73",  # Adagrad's
+            (
+                _lr(1e-3),
+                _BETA1,
+                _BETA2,
+                _eps(1e-8),
+                _weight_decay(
+                    0.01,
+                    "Decoupled weight decay λ: θ shrinks by (1 − αλ) every step, towards 0, "
+                    "whatever its gradient (Adam's L2 penalty is scaled down by √v̂ instead).",
+                ),
+            ),
+            state=(_FIRST_MOMENT, _SECOND_MOMENT),
+            bias_correction=True,
+            paper_settings={"lr": 0.001, "weight_decay": 0.01},
+        ),
+        OptimizerSpec(
+            "amsgrad",
+            AMSGrad,
+            "AMSGrad",
+            "#003F7F",  # AdaMax's: both keep a maximum
+            (_lr(1e-3), _BETA1, _BETA2, _eps(1e-8)),
+            state=(
+                _FIRST_MOMENT,
+                _SECOND_MOMENT,
+                StateSpec(
+                    "max_exp_avg_sq",
+                    "u",
+                    "running maximum of v",
+                    magnitude=True,
+                    corrected_by="beta2",
+                ),
+            ),
+            step_bound=_amsgrad_bound,
+            bias_correction=True,
+            paper_settings={"lr": 0.001},
+        ),
+        OptimizerSpec(
+            "nadam",
+            NAdam,
+            "NAdam",
+            "#882255",  # Nesterov's
+            (
+                _lr(2e-3),
+                _BETA1,
+                _BETA2,
+                _eps(1e-8),
+                HyperParam(
+                    "momentum_decay",
+                    r"\psi",
+                    4e-3,
+                    1e-4,
+                    1.0,
+                    "log",
+                    "ψ: how fast the momentum μ_t = β1(1 − ½·0.96^(tψ)) warms up from β1/2 to β1.",
+                ),
+            ),
+            # m is divided by the product of the μ_t, not by 1 − β1^t: shown as it is.
+            state=(StateSpec("exp_avg", "m", "first moment (mean of g)"), _SECOND_MOMENT),
+            bias_correction=True,
+            paper_settings={"lr": 0.002},  # Dozat's α
+        ),
+        OptimizerSpec(
+            "radam",
+            RAdam,
+            "RAdam",
+            "#1E9BD7",  # RMSprop's
+            (_lr(1e-3), _BETA1, _BETA2, _eps(1e-8)),
+            state=(_FIRST_MOMENT, _SECOND_MOMENT),
+            bias_correction=True,
+            paper_settings={"lr": 0.001},
+        ),
+        OptimizerSpec(
+            "adafactor",
+            Adafactor,
+            "Adafactor",
+            "#CC79A7",  # AdaDelta's: both size steps without a tuned α
+            (
+                HyperParam(
+                    "lr",
+                    r"\alpha",
+                    1e-2,
+                    1e-5,
+                    10.0,
+                    "log",
+                    "α caps the relative step: each step is min(α, 1/√t) × RMS(θ) (at least ε2).",
+                ),
+                HyperParam(
+                    "beta2_decay",
+                    r"\tau",
+                    -0.8,
+                    -1.0,
+                    0.0,
+                    "linear",
+                    "τ: the second moment's decay is β̂2 = 1 − t^τ, so its memory grows with t.",
+                ),
+                HyperParam(
+                    "eps2",
+                    r"\epsilon_2",
+                    1e-3,
+                    1e-8,
+                    1.0,
+                    "log",
+                    "ε2: the floor on RMS(θ) in the step size, so a θ near 0 still moves.",
+                ),
+                HyperParam(
+                    "d",
+                    "d",
+                    1.0,
+                    1.0,
+                    10.0,
+                    "log",
+                    "d: the update is clipped to RMS ≤ d before it is scaled.",
+                ),
+            ),
+            state=(StateSpec("variance", "v", "second moment (mean of g²)", magnitude=True),),
+            paper_settings={"lr": 0.01},
+        ),
+        OptimizerSpec(
+            "lion",
+            Lion,
+            "Lion",
+            "#E69F00",  # Momentum's
+            (
+                _lr(1e-4),
+                HyperParam(
+                    "beta1",
+                    r"\beta_1",
+                    0.9,
+                    0.0,
+                    0.999,
+                    "decay",
+                    "β1: how much of the momentum m goes into the sign (the rest is the fresh g).",
+                ),
+                HyperParam(
+                    "beta2",
+                    r"\beta_2",
+                    0.99,
+                    0.0,
+                    0.9999,
+                    "decay",
+                    "β2: decay of the momentum m kept for the next steps.",
+                ),
+                _weight_decay(0.0, "Decoupled weight decay λ: θ ← θ − αλθ every step."),
+            ),
+            state=(StateSpec("exp_avg", "m", "momentum (mean of g)"),),
+            step_bound=_lion_bound,
+            paper_settings={"lr": 1e-4},  # the paper: 3–10× below AdamW's α
+        ),
     )
 }
+
+
+def distinct_colors(keys: Iterable[str]) -> list[str]:
+    """A colour per entry of ``keys`` (optimizer keys, repeats allowed): the same for the same
+    optimizer, different for different ones while there are colours to go round.
+
+    Each optimizer has its home colour (``OptimizerSpec.color``) unless an optimizer earlier in
+    ``keys`` already has it; those that clash take, in order, the palette colours (the home
+    colours in registry order) that no optimizer in ``keys`` has. So any eight optimizers get
+    eight different colours, and the eight of the Adam paper, or Adam with its six successors,
+    keep their home colours. Beyond eight, colours repeat: the figures then tell runs of one
+    colour apart by dash (``optviz.figures.labels.run_dash``).
+    """
+    keys = list(keys)
+    palette = list(dict.fromkeys(spec.color for spec in OPTIMIZERS.values()))
+    chosen: dict[str, str] = {}
+    for key in dict.fromkeys(keys):  # first come, first served on home colours
+        if OPTIMIZERS[key].color not in chosen.values():
+            chosen[key] = OPTIMIZERS[key].color
+    for key in dict.fromkeys(keys):
+        if key not in chosen:
+            free = [colour for colour in palette if colour not in chosen.values()]
+            chosen[key] = free[0] if free else OPTIMIZERS[key].color
+    return [chosen[key] for key in keys]
