@@ -340,15 +340,9 @@ if show_3d:
 
 
 def loss_panel() -> None:
-    if not surface.minima:  # a line, not an empty chart
-        chart(figures.loss_figure, race_args)
+    chart(figures.progress_figure, race_args)
+    if not surface.minima:  # a line, not an empty panel
         st.caption(f"No distance to the minimum: {figures.curves.NO_MINIMUM_MESSAGE}.")
-        return
-    left, right = st.columns(2)
-    with left:
-        chart(figures.loss_figure, race_args)
-    with right:
-        chart(figures.distance_figure, race_args)
 
 
 def internals_panel() -> None:

@@ -163,7 +163,7 @@ def test_adam_in_the_race_shows_the_bias_correction_ablation():
 
 def test_only_the_open_tab_is_computed():
     at = run_page()
-    assert len(at.get("plotly_chart")) == 3  # the race, loss and distance
+    assert len(at.get("plotly_chart")) == 2  # the race; loss and distance in one chart
     at.session_state["explorer_tab"] = "Update rules"
     at.run()
     assert_healthy(at)
@@ -208,7 +208,8 @@ def test_plain_text_escapes_markdown_so_it_shows_as_typed(typed: str, escaped: s
 def test_a_surface_without_a_minimum_says_so_in_a_line_instead_of_an_empty_distance_chart():
     at = run_page({"surface": "saddle"})
     assert_healthy(at)
-    assert len(at.get("plotly_chart")) == 2  # the race, the loss; no distance chart
+    (_, progress) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert "xaxis2" not in progress["layout"]  # the loss alone, no empty distance panel
     assert any("no minimum to measure distance to" in c.value for c in at.caption)
 
 

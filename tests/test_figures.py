@@ -457,6 +457,27 @@ def test_distance_figure_measures_to_the_nearest_global_minimum():
         assert trace.line.color == OPTIMIZERS[RACE[k][0]].color
 
 
+def test_progress_figure_puts_loss_and_distance_side_by_side_with_one_legend(race):
+    fig = figures.progress_figure(race)
+    loss, distance = figures.loss_figure(race), figures.distance_figure(race)
+    assert [a.text for a in fig.layout.annotations] == [
+        loss.layout.title.text,
+        distance.layout.title.text,
+    ]
+    assert len(fig.data) == len(loss.data) + len(distance.data)
+    for panel, source in (("x", loss), ("x2", distance)):
+        drawn = [t for t in fig.data if t.xaxis == panel]
+        assert [array(t.y).tolist() for t in drawn] == [array(t.y).tolist() for t in source.data]
+    assert fig.layout.yaxis.type == fig.layout.yaxis2.type == "log"
+    legend = [t.name for t in fig.data if t.showlegend is not False]
+    assert legend == figures.run_names(race)  # each run once
+
+
+def test_progress_figure_on_a_surface_without_a_minimum_is_the_loss_alone():
+    result = simulate("saddle", RACE, SURFACES["saddle"].start, 10)
+    assert figures.progress_figure(result) == figures.loss_figure(result)
+
+
 def test_distance_figure_on_the_saddle_explains_there_is_no_minimum():
     result = simulate("saddle", RACE, SURFACES["saddle"].start, 20)
     fig = figures.distance_figure(result)

@@ -12,7 +12,7 @@ browser. The modules, by job:
 * ``transport``: float32 typed arrays and the PNG encoder.
 """
 
-from optviz.figures.curves import distance_figure, loss_figure
+from optviz.figures.curves import distance_figure, loss_figure, progress_figure
 from optviz.figures.internals import bias_correction_figure, moments_figure, step_size_figure
 from optviz.figures.labels import divergence_note, run_names
 from optviz.figures.layout import new_figure
@@ -26,6 +26,7 @@ __all__ = [
     "loss_figure",
     "moments_figure",
     "new_figure",
+    "progress_figure",
     "race_figure",
     "run_names",
     "step_size_figure",

@@ -1,4 +1,5 @@
-"""Curves against the step: the loss gap to the optimum and the distance to the minimum."""
+"""Curves against the step: the loss gap to the optimum and the distance to the minimum, apart
+or side by side in one figure (``progress_figure``, the explorer's: one chart to draw, not two)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ import plotly.graph_objects as go
 
 from optviz.figures.labels import divergence_note, last_good, run_color, run_dash, run_names
 from optviz.figures.layout import (
+    axis_keys,
     base_layout,
     diverged_trace,
     log_axis,
     message,
+    panel_axes,
     positive_for_log,
+    subplots_layout,
 )
 from optviz.figures.transport import f32
 
@@ -95,6 +99,40 @@ def distance_figure(result: Trajectories) -> go.Figure:
     floor = 1e-12 * max(x_max - x_min, y_max - y_min)
     distances = [positive_for_log(gap, floor) for gap in gaps]
     return _curve_figure(result, distances, title, "‖θ_t − θ*‖ (nearest global minimum)")
+
+
+def progress_figure(result: Trajectories) -> go.Figure:
+    """The loss and the distance to the minimum in two panels of one figure, with one legend:
+    the browser lays out and draws one chart on every rerun instead of two. A surface without a
+    minimum gets the loss alone."""
+    loss = loss_figure(result)
+    if not result.surface.minima:
+        return loss
+    panels = (loss, distance_figure(result))
+    layout = subplots_layout(
+        1, 2, [panel.layout.title.text for panel in panels], horizontal_spacing=0.1
+    )
+    names = run_names(result)
+    layout |= base_layout(
+        None,
+        legend_rows=math.ceil(len(names) / 8),  # eight names fit a row of the page's width
+        height=PROGRESS_HEIGHT,
+        hovermode="x unified",
+        annotations=[a | {"font": {"size": 14}} for a in layout["annotations"]],
+    )
+    layout["margin"]["t"] += TITLES  # the panels' titles, under the legend
+    traces = []
+    for p, panel in enumerate(panels):
+        x_key, y_key = axis_keys(p)
+        layout[x_key] |= panel.layout.xaxis.to_plotly_json()
+        layout[y_key] |= panel.layout.yaxis.to_plotly_json()
+        for trace in panel.data:
+            legend = {} if p == 0 else {"showlegend": False}  # one entry for both panels
+            traces.append(trace.to_plotly_json() | panel_axes(p) | legend)
+    return go.Figure(traces, layout)
+
+
+TITLES, PROGRESS_HEIGHT = 30, 480  # px: the panels' titles, and the whole figure
 
 
 # ----------------------------------------------------------------------------- Adam's internals
