@@ -12,6 +12,7 @@ import pytest
 from conftest import (
     StreamlitServer,
     assert_no_app_errors,
+    expect_rerun,
     move_slider,
     open_app,
     plotly_data,
@@ -186,6 +187,24 @@ def test_the_3d_view_follows_play_pause_and_the_scrubber(
     page.wait_for_function(DRAWN_3D, arg=0)  # one point a path, at the start
     page.keyboard.press("ArrowRight")
     page.wait_for_function(DRAWN_3D, arg=1)
+    assert_no_app_errors(page, app_server_process)
+
+
+@pytest.mark.browser
+def test_the_3d_view_turned_on_at_a_step_opens_at_that_step(
+    app_server_process: StreamlitServer, page: Any
+) -> None:
+    open_app(page, app_server_process.url)
+    scrubber = page.get_by_role("slider", name="Step of the race")
+    scrubber.focus()
+    page.keyboard.press("Home")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(DRAWN_LENGTHS, arg=2)
+    with expect_rerun(page, timeout_ms=180_000):  # software WebGL: the first 3-D render is slow
+        page.get_by_text("3-D surface").click()
+    page.wait_for_function(DRAWN_3D, arg=1)  # the new chart, at the player's step
+    assert page.locator(PLAYER).get_attribute("data-step") == "1"
+    page.wait_for_function(DRAWN_LENGTHS, arg=2)  # the race kept its step through the rerun
     assert_no_app_errors(page, app_server_process)
 
 

@@ -44,7 +44,7 @@ function optvizRacePlayer(parent, findChart) {
   const STILL = { frame: { duration: 0, redraw: false }, transition: { duration: 0 }, mode: "immediate" };
   const player = { raceId: null, steps: 0, t: 0, playing: false, decoded: new Map() };
   const hooked = new WeakSet();
-  const threeD = optvizRace3d(player);
+  const threeD = optvizRace3d(player, host);
 
   function decode(base64) {
     const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
@@ -262,8 +262,8 @@ function optvizRaceChart(raceId) {
 // quarter of the time (software WebGL can spend most of a second rendering one frame of the
 // scene), so the 2-D race keeps its every-frame pace; a stop or a scrub shows the exact step.
 // A 3-D chart that appears later (the toggle turned on) or is drawn again (the app re-sent it)
-// is brought to step t as soon as Plotly has drawn it.
-function optvizRace3d(player) {
+// is brought to step t as soon as Plotly has drawn it. `host`: the player's controls.
+function optvizRace3d(player, host) {
   const PER_SECOND = 15;
   const decoded = new Map();
   const hooked = new WeakSet();
@@ -356,6 +356,7 @@ function optvizRace3d(player) {
   }
   let scan = 0;
   new MutationObserver(() => {
+    if (!host.isConnected) return; // a player no longer on the page watches for nothing
     scan ||= requestAnimationFrame(() => {
       scan = 0;
       hook();
