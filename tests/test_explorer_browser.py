@@ -1,6 +1,7 @@
 """The explorer in a real Chromium against `streamlit run app.py`: the surface with the
 optimizers' paths loads with its player above the fold, Play animates every step in the browser,
-the scrubber goes back to any step, and moving a slider changes the race."""
+the scrubber goes back to any step, the 3-D view follows the player, and moving a slider changes
+the race."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from conftest import (
     StreamlitServer,
     assert_no_app_errors,
+    expect_rerun,
     move_slider,
     open_app,
     plotly_data,
@@ -114,6 +116,102 @@ def test_play_draws_the_race_step_by_step_and_the_scrubber_goes_back_to_any_step
     page.wait_for_function(DRAWN_LENGTHS, arg=1)  # every run at its start point
     page.keyboard.press("ArrowRight")
     page.wait_for_function(DRAWN_LENGTHS, arg=2)
+    assert_no_app_errors(page, app_server_process)
+
+
+# The 3-D chart's graph div: its figure names the race in layout.meta.race3d (surface.py).
+CHART_3D = "[...document.querySelectorAll('.js-plotly-plot')].find((gd) => gd.layout.meta?.race3d)"
+
+# Whether the 3-D chart shows step t: each lifted path holds its points up to t, its head there.
+DRAWN_3D = f"""(t) => {{
+  const gd = {CHART_3D};
+  return gd?._fullData !== undefined && gd.layout.meta.race3d.runs.every((run) => {{
+    const path = gd._fullData[run.path], head = gd._fullData[run.head];
+    return path.x.length === Math.min(t, run.last) + 1 && head.x.length === 1
+      && head.x[0] === path.x[path.x.length - 1] && head.z[0] === path.z[path.z.length - 1];
+  }});
+}}"""
+
+
+@pytest.mark.browser
+def test_the_3d_view_follows_play_pause_and_the_scrubber(
+    app_server_process: StreamlitServer, page: Any
+) -> None:
+    # Software WebGL on a loaded machine takes its time over the first 3-D render.
+    open_app(page, app_server_process.url, "?3d=true", timeout_ms=180_000)
+    steps = race_steps(page)
+    # No run of the default race diverges: at the end every lifted path holds T + 1 points.
+    lasts = page.evaluate(f"() => {CHART_3D}.layout.meta.race3d.runs.map((run) => run.last)")
+    assert lasts and set(lasts) == {steps}
+    page.wait_for_function(DRAWN_3D, arg=steps)
+    # Pause a third of the way in, from the frame event itself (no race against the clock), and
+    # record what the 3-D view holds after each frame.
+    page.evaluate(
+        f"""(steps) => {{
+          window.__frames = [];
+          const player = document.querySelector("{PLAYER}");
+          player.addEventListener("optviz-frame", (e) => {{
+            const gd = {CHART_3D}, first = gd.layout.meta.race3d.runs[0];
+            window.__frames.push([e.detail.step, gd._fullData[first.path].x.length]);
+            if (!window.__paused && e.detail.step >= steps / 3) {{
+              window.__paused = true;
+              player.querySelector(".play").click();
+            }}
+          }});
+        }}""",
+        steps,
+    )
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_function(
+        "player => window.__paused && document.querySelector(player).dataset.playing === 'false'",
+        arg=PLAYER,
+        timeout=60_000,
+    )
+    paused = int(page.locator(PLAYER).get_attribute("data-step") or -1)
+    assert steps / 3 <= paused < steps
+    page.wait_for_function(DRAWN_3D, arg=paused)  # the 3-D view at the step Play stopped on
+    page.wait_for_function(DRAWN_LENGTHS, arg=paused + 1)  # and the race
+    frames = page.evaluate("window.__frames")
+    assert frames[0] == [0, 1]  # Play from the end starts over: both views at the start
+    # While playing, the 3-D view moved forwards with the race and never ahead of it.
+    assert all(b[1] >= a[1] for a, b in itertools.pairwise(frames))
+    assert all(length <= step + 1 for step, length in frames)
+
+    page.get_by_role("button", name="Play").click()  # on from the pause to the end
+    page.wait_for_function(
+        """([player, steps]) => {
+          const el = document.querySelector(player);
+          return el.dataset.step === String(steps) && el.dataset.playing === "false";
+        }""",
+        arg=[PLAYER, steps],
+        timeout=60_000,
+    )
+    page.wait_for_function(DRAWN_3D, arg=steps)
+
+    scrubber = page.get_by_role("slider", name="Step of the race")
+    scrubber.focus()
+    page.keyboard.press("Home")
+    page.wait_for_function(DRAWN_3D, arg=0)  # one point a path, at the start
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(DRAWN_3D, arg=1)
+    assert_no_app_errors(page, app_server_process)
+
+
+@pytest.mark.browser
+def test_the_3d_view_turned_on_at_a_step_opens_at_that_step(
+    app_server_process: StreamlitServer, page: Any
+) -> None:
+    open_app(page, app_server_process.url)
+    scrubber = page.get_by_role("slider", name="Step of the race")
+    scrubber.focus()
+    page.keyboard.press("Home")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(DRAWN_LENGTHS, arg=2)
+    with expect_rerun(page, timeout_ms=180_000):  # software WebGL: the first 3-D render is slow
+        page.get_by_text("3-D surface").click()
+    page.wait_for_function(DRAWN_3D, arg=1)  # the new chart, at the player's step
+    assert page.locator(PLAYER).get_attribute("data-step") == "1"
+    page.wait_for_function(DRAWN_LENGTHS, arg=2)  # the race kept its step through the rerun
     assert_no_app_errors(page, app_server_process)
 
 

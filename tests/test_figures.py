@@ -395,6 +395,99 @@ def test_3d_figure_has_the_surface_a_lifted_path_per_run_and_the_minimum(race):
     assert_all_finite(fig)
 
 
+# The explorer's default race on Rosenbrock (its tuned rates): paths down the whole valley.
+EXPLORER_RACE = [
+    ("sgd", {"lr": 1e-3}),
+    ("momentum", {"lr": 1e-3}),
+    ("rmsprop", {"lr": 0.02}),
+    ("adam", {"lr": 0.5}),
+]
+
+
+@pytest.fixture(scope="module")
+def explorer_race():
+    return simulate("rosenbrock", EXPLORER_RACE, ROSENBROCK_START, 300)
+
+
+def mesh_at(surface_trace, x, y):
+    """The 3-D mesh's z at points (x, y), interpolated between its nodes as the cells are."""
+    xs, ys, z = (array(surface_trace[axis]) for axis in "xyz")
+    i = np.clip(np.searchsorted(xs, x) - 1, 0, len(xs) - 2)
+    j = np.clip(np.searchsorted(ys, y) - 1, 0, len(ys) - 2)
+    u, v = (x - xs[i]) / (xs[i + 1] - xs[i]), (y - ys[j]) / (ys[j + 1] - ys[j])
+    return (
+        z[j, i] * (1 - u) * (1 - v)
+        + z[j, i + 1] * u * (1 - v)
+        + z[j + 1, i] * (1 - u) * v
+        + z[j + 1, i + 1] * u * v
+    )
+
+
+def test_3d_mesh_follows_rosenbrocks_valley_floor_without_a_sawtooth(explorer_race):
+    # Sampled at its nodes, the mesh rose up to 2 decades above the narrow valley's floor
+    # between them, in teeth along its length (and hid the paths that run along it).
+    fig = figures.surface_3d_figure(explorer_race)
+    surface = explorer_race.surface
+    scale = figures.surface.surface_mesh(surface, 120)[3]
+    x = np.linspace(-1.7, 1.7, 4001)
+    floor = np.stack([x, x**2], axis=-1)  # Rosenbrock's valley floor, y = x²
+    with torch.no_grad():
+        true = scale(surface.f(torch.as_tensor(floor)).numpy())
+    gap = mesh_at(fig.data[0], x, x**2) - true
+    assert gap.max() <= 0.01 and gap.min() >= -0.2  # decades of f − f*
+    # Anywhere in the window the mesh stays at or under the surface it draws.
+    xy = np.random.default_rng(0).uniform([-2, -1], [2, 3], size=(20_000, 2))
+    with torch.no_grad():
+        true = scale(surface.f(torch.as_tensor(xy)).numpy())
+    assert (mesh_at(fig.data[0], xy[:, 0], xy[:, 1]) - true).max() <= 0.01
+    # Its colours are the 2-D view's: the same z range at the race's grid.
+    contour = figures.race_figure(explorer_race).layout.coloraxis
+    assert (fig.data[0].cmin, fig.data[0].cmax) == (contour.cmin, contour.cmax)
+    assert fig.data[0].colorscale == contour.colorscale
+
+
+def test_3d_paths_lie_on_the_mesh_at_every_step_and_above_it_along_every_segment(explorer_race):
+    fig = figures.surface_3d_figure(explorer_race)
+    mesh = fig.data[0]
+    z_range = np.ptp(array(mesh.z))
+    lines = [t for t in fig.data if t.type == "scatter3d" and t.mode == "lines"]
+    assert len(lines) == 4
+    for line in lines:
+        x, y, z = (array(line[axis]) for axis in "xyz")
+        height = z - mesh_at(mesh, x, y)
+        assert height.min() > 0  # never under the mesh …
+        assert np.median(height) <= 0.02 * z_range  # … and on it, not floating above
+        # Straight segments between steps stay above the mesh all along.
+        f = np.linspace(0, 1, 17)[:, None]  # (17, 1)
+        sx, sy, sz = (a[:-1] + f * (a[1:] - a[:-1]) for a in (x, y, z))  # (17, T) each
+        assert (sz - mesh_at(mesh, sx, sy)).min() > 0
+
+
+def test_3d_figure_names_its_race_and_carries_each_lifted_path_for_the_player(race):
+    fig = figures.surface_3d_figure(race, grid=40)
+    meta = fig.layout.meta["race3d"]
+    assert meta["id"] == figures.race_figure(race).layout.meta["race"]["id"]
+    assert meta["steps"] == race.steps and len(meta["runs"]) == len(RACE)
+    for k, run in enumerate(meta["runs"]):
+        path, head = fig.data[run["path"]], fig.data[run["head"]]
+        assert path.mode == "lines" and head.mode == "markers"
+        assert path.name == head.legendgroup == path.legendgroup
+        assert run["last"] == race.steps and run["ended"] == run["marker"]
+        for axis in "xyz":
+            decoded = decode({"dtype": "f4", "bdata": run[axis]})
+            np.testing.assert_array_equal(decoded, path[axis])
+            assert decoded[-1] == head[axis][0]
+        np.testing.assert_allclose(array(path.x), race.paths[k, 0, :, 0], rtol=1e-6)
+
+
+def test_3d_figure_marks_a_diverged_runs_head_for_the_player(diverging):
+    fig = figures.surface_3d_figure(diverging, grid=30)
+    sgd, adam = fig.layout.meta["race3d"]["runs"]
+    assert sgd["last"] == diverging.diverged_at[0, 0] - 1 and sgd["ended"]["symbol"] == "x"
+    assert sgd["marker"]["symbol"] == "circle" and adam["ended"] == adam["marker"]
+    assert len(fig.data[sgd["path"]].x) == sgd["last"] + 1
+
+
 # -------------------------------------------------------------------------- loss and distance
 
 

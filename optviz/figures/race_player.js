@@ -10,6 +10,9 @@
 // code runs in the app (an `st.components.v2` component, see `optviz.ui.race_player`) and in
 // the exported HTML page.
 //
+// The 3-D view of the same race (`surface_3d_figure`, its `layout.meta.race3d`), when the page
+// shows it, follows along: see `optvizRace3d` below.
+//
 // Signals for tests and benchmarks: every step drawn is an `optviz-frame` event on the controls
 // (`.optviz-player`, `event.detail.step`), and the controls carry `data-step` and
 // `data-playing`.
@@ -41,6 +44,7 @@ function optvizRacePlayer(parent, findChart) {
   const STILL = { frame: { duration: 0, redraw: false }, transition: { duration: 0 }, mode: "immediate" };
   const player = { raceId: null, steps: 0, t: 0, playing: false, decoded: new Map() };
   const hooked = new WeakSet();
+  const threeD = optvizRace3d(player, host);
 
   function decode(base64) {
     const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
@@ -77,6 +81,7 @@ function optvizRacePlayer(parent, findChart) {
     scrub.value = String(t);
     readout.textContent = `t = ${t} / ${player.steps}`;
     host.dataset.step = String(t);
+    threeD.step(t);
     host.dispatchEvent(new CustomEvent("optviz-frame", { detail: { step: t } }));
   }
 
@@ -212,6 +217,7 @@ function optvizRacePlayer(parent, findChart) {
     closeOverlay();
     if (player.raceId === raceId) {
       setPlaying(false);
+      threeD.step(player.t, true);
       await draw(player.t); // the figure itself at the step playback stopped on
     }
   }
@@ -243,4 +249,139 @@ function optvizRaceChart(raceId) {
     }
   }
   return null;
+}
+
+// The 3-D view in step with the player: each chart whose figure is `surface_3d_figure`'s for
+// the player's race (`layout.meta.race3d.id`) shows each lifted path up to step t and its head
+// there. `Plotly.restyle` of a scatter3d recomputes the whole scene (surface, contours, axis
+// labels): most of a second a call in software WebGL. So each path and head goes straight to
+// its WebGL object in Plotly's scene (`scene.traces[uid].update`, where restyle ends up, given
+// the trace's full data cut at t), the figure's data is kept in step, and the scene is drawn
+// once; a Plotly without those internals gets the restyle, at stops and scrubs only.
+// While playing, the 3-D view follows at most `PER_SECOND` times a second and takes at most a
+// quarter of the time (software WebGL can spend most of a second rendering one frame of the
+// scene), so the 2-D race keeps its every-frame pace; a stop or a scrub shows the exact step.
+// A 3-D chart that appears later (the toggle turned on) or is drawn again (the app re-sent it)
+// is brought to step t as soon as Plotly has drawn it. `host`: the player's controls.
+function optvizRace3d(player, host) {
+  const PER_SECOND = 15;
+  const decoded = new Map();
+  const hooked = new WeakSet();
+  let next = -Infinity; // when playback may update the 3-D view again
+  let drawnAt = null; // when it last did, until the next step measures what that cost
+
+  function decode(base64) {
+    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    return new Float32Array(bytes.buffer);
+  }
+
+  function runs(race) {
+    if (!decoded.has(race.id)) {
+      decoded.clear();
+      decoded.set(
+        race.id,
+        race.runs.map((run) => ({ ...run, x: decode(run.x), y: decode(run.y), z: decode(run.z) })),
+      );
+    }
+    return decoded.get(race.id);
+  }
+
+  function ours(gd) {
+    return gd.layout?.meta?.race3d?.id === player.raceId && gd._fullData !== undefined;
+  }
+
+  // What step t changes: each path cut at t, each head at its point t.
+  function changes(race, t) {
+    const all = runs(race);
+    const cut = (run, n) => ({ x: run.x.subarray(0, n + 1), y: run.y.subarray(0, n + 1),
+      z: run.z.subarray(0, n + 1) });
+    const at = (run, n) => ({ x: [run.x[n]], y: [run.y[n]], z: [run.z[n]] });
+    return [
+      ...all.map((run) => ({ trace: run.path, ...cut(run, Math.min(t, run.last)) })),
+      ...all.map((run) => ({
+        trace: run.head, ...at(run, Math.min(t, run.last)),
+        marker: t > run.last ? run.ended : run.marker,
+      })),
+    ];
+  }
+
+  // Straight into Plotly's WebGL scene; false if this Plotly has no such internals.
+  function update(gd, edits) {
+    const scene = gd._fullLayout.scene?._scene;
+    const objects = edits.map((e) => scene?.traces?.[gd._fullData[e.trace]?.uid]);
+    if (!scene?.glplot || !objects.every((o) => typeof o?.update === "function")) return false;
+    edits.forEach((e, i) => {
+      const full = gd._fullData[e.trace];
+      const data = gd.data[e.trace];
+      for (const axis of ["x", "y", "z"]) full[axis] = data[axis] = e[axis];
+      if (full._length !== undefined) full._length = e.x.length;
+      if (e.marker) {
+        full.marker = { ...full.marker, symbol: e.marker.symbol };
+        data.marker = { ...data.marker, symbol: e.marker.symbol };
+      }
+      objects[i].update(full);
+    });
+    scene.glplot.redraw(); // now, not on the scene's next frame: where `step` sees the cost
+    return true;
+  }
+
+  // Step t on one 3-D chart, unless it shows it already (so a redraw it causes ends here).
+  function apply(gd, t) {
+    const race = gd.layout.meta.race3d;
+    const shown = runs(race).every(
+      (run) => gd._fullData[run.path]?.x?.length === Math.min(t, run.last) + 1,
+    );
+    if (shown) return false;
+    const edits = changes(race, t);
+    if (update(gd, edits)) return true;
+    if (player.playing) return false;
+    const restyle = { x: [], y: [], z: [], marker: [] };
+    for (const e of edits) {
+      for (const axis of ["x", "y", "z"]) restyle[axis].push(e[axis]);
+      restyle.marker.push(e.marker); // undefined for a line: its marker stays as it is
+    }
+    window.Plotly.restyle(gd, restyle, edits.map((e) => e.trace));
+    return true;
+  }
+
+  function hook() {
+    for (const gd of document.querySelectorAll(".js-plotly-plot")) {
+      if (hooked.has(gd) || !gd.on) continue;
+      hooked.add(gd);
+      gd.on("plotly_afterplot", () => {
+        if (ours(gd)) apply(gd, player.t);
+      });
+      if (ours(gd)) apply(gd, player.t);
+    }
+  }
+  let scan = 0;
+  new MutationObserver(() => {
+    if (!host.isConnected) return; // a player no longer on the page watches for nothing
+    scan ||= requestAnimationFrame(() => {
+      scan = 0;
+      hook();
+    });
+  }).observe(document.body, { childList: true, subtree: true });
+
+  return {
+    // Step t on every 3-D chart of the race; while playing, paced as above (the last step and
+    // `exact` always).
+    step(t, exact = false) {
+      if (!window.Plotly) return;
+      const now = performance.now();
+      if (drawnAt !== null) {
+        // WebGL renders after the script returns, so the frame that follows an update of the
+        // 3-D view tells what it cost; the next one waits three times that.
+        next = Math.max(next, now + 3 * (now - drawnAt));
+        drawnAt = null;
+      }
+      if (!exact && player.playing && t < player.steps && now < next) return;
+      hook();
+      const charts = [...document.querySelectorAll(".js-plotly-plot")].filter(ours);
+      if (charts.map((gd) => apply(gd, t)).some(Boolean)) {
+        drawnAt = performance.now();
+        next = now + 1000 / PER_SECOND;
+      }
+    },
+  };
 }

@@ -20,7 +20,7 @@ import torch
 from optviz.cache import array_bytes, byte_lru_cache
 from optviz.figures.labels import divergence_note, last_good, run_color, run_dash, run_names
 from optviz.figures.layout import OUTLINE, base_layout, format_f
-from optviz.figures.transport import f32, png
+from optviz.figures.transport import f32, png, typed
 from optviz.surfaces import MAX_GRID, Surface
 
 if TYPE_CHECKING:  # builders take results; they never run the engine
@@ -36,6 +36,7 @@ CONTOUR_COLORSCALE = [
     [1.0, "#f8f8f6"],
 ]
 CONTOUR_LINE_RGB = (60, 72, 90)
+CONTOUR_LINE = "rgba({}, {}, {}, 0.28)".format(*CONTOUR_LINE_RGB)  # the 3-D view's lines
 CONTOUR_LINE_ALPHA = 0.2  # a contour line's pixel: this much of the way to CONTOUR_LINE_RGB
 CONTOUR_LEVELS = 24
 BACKDROP_OVERSAMPLING = 3  # the raster backdrop has 3× the contour's samples per axis: crisp
@@ -129,20 +130,58 @@ def surface_layers(
     return xs, ys, z, scale, backdrop(scale(fine), float(z.min()), float(z.max()))
 
 
-def surface_3d_figure(result: Trajectories, *, grid: int = 80) -> go.Figure:
-    """The surface in 3-D with each run's path lifted onto it (start b = 0).
+MESH_OVERSAMPLING = 4  # f is sampled 4× finer per axis than the 3-D mesh to find its lows
+LIGHTING = {"ambient": 0.55, "diffuse": 0.75, "specular": 0.12, "roughness": 0.7, "fresnel": 0.1}
+LIGHT_POSITION = {"x": -1e4, "y": -1e4, "z": 2e4}  # high, from the viewer's left: walls shade
 
-    z follows the race figure's rule (log10(f − f* + δ) on log-scale surfaces), and the paths'
-    z is the same transform of their losses, raised by 1% of the z range so the surface does
-    not hide them.
+
+def surface_mesh(
+    surface: Surface, grid: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, ZScale, float, float]:
+    """The 3-D view's mesh: xs ``(n,)``, ys ``(n,)``, its scaled z ``(n, n)``, the z scale and
+    the z range of the 2-D view at this grid (its colours).
+
+    Each node's z is the lowest f within one grid step of it (sampled ``MESH_OVERSAMPLING``
+    times finer), not f at the node. A node-sampled mesh aliases a valley narrower than a
+    grid step: down the valley, how deep each column reaches depends on how near a node
+    happens to fall to its floor, so the floor becomes a sawtooth of spikes (on Rosenbrock's
+    log scale, over a decade deep). Taken from the neighbourhood, the nodes near the floor all
+    hold the floor's value and the trough runs smoothly. Every point of a mesh cell lies
+    within one step of each of its corners, so the drawn mesh, which interpolates them, never
+    rises above the real surface: a path lifted by its exact f is never hidden under it.
     """
+    n, s = int(grid), MESH_OVERSAMPLING
+    fine_n = min((n - 1) * s + 1, MAX_GRID)
+    s = (fine_n - 1) // (n - 1)  # fewer for the largest grids, so node i is fine sample i·s
+    fine = surface.grid((n - 1) * s + 1)[2]  # ((n − 1)s + 1, …)
+    # A min-pool: −max(−f) over the (2s + 1)² fine samples around each node (inside the window).
+    low = -torch.nn.functional.max_pool2d(
+        -torch.as_tensor(fine)[None, None], kernel_size=2 * s + 1, stride=s, padding=s
+    )[0, 0].numpy()  # (n, n)
+    xs, ys, Z = surface.grid(n)
+    scale = ZScale.for_surface(surface, Z)  # the 2-D view's scale and colours at this grid
+    z = scale(Z)
+    return xs, ys, scale(low), scale, float(z.min()), float(z.max())
+
+
+def surface_3d_figure(result: Trajectories, *, grid: int = 120) -> go.Figure:
+    """The surface in 3-D with each run's path lifted onto it (start b = 0), ready for the
+    race player.
+
+    z follows the race figure's rule (log10(f − f* + δ) on log-scale surfaces), with its
+    colours at the same grid; the mesh is ``surface_mesh``'s, lit so the valley's shape reads,
+    with contour lines at the 2-D view's levels. The paths' z is the same transform of their
+    losses, raised by 0.5% of the z range so the mesh never hides them. ``layout.meta.race3d``
+    names the race (``race_id``) and holds each run's complete lifted path, so the race
+    player (``race_player.js``) moves the 3-D paths with the 2-D race.
+    """
+    from optviz.figures.race import race_id  # race.py imports this module
+
     surface, K = result.surface, len(result.runs)
     names = run_names(result)
-    xs, ys, Z = surface.grid(grid)
-    scale = ZScale.for_surface(surface, Z)
-    z = scale(Z)
-    z_min, z_max = float(z.min()), float(z.max())
-    lift = 0.01 * (z_max - z_min or 1.0)
+    xs, ys, z, scale, z_min, z_max = surface_mesh(surface, grid)
+    z_low = min(z_min, float(z.min()))
+    lift = 0.005 * (z_max - z_low or 1.0)
     x_min, x_max, y_min, y_max = surface.bounds
 
     traces = [
@@ -154,22 +193,44 @@ def surface_3d_figure(result: Trajectories, *, grid: int = 80) -> go.Figure:
             cmin=z_min,
             cmax=z_max,
             colorbar={"thickness": 12, "len": 0.8, **scale.colorbar(z_min, z_max)},
-            opacity=0.95,
+            lighting=LIGHTING,
+            lightposition=LIGHT_POSITION,
+            contours={
+                "z": {
+                    "show": True,
+                    "start": z_min,
+                    "end": z_max,
+                    "size": max((z_max - z_min) / CONTOUR_LEVELS, 1e-12),
+                    "color": CONTOUR_LINE,
+                    "width": 1,
+                    "usecolormap": False,
+                    "highlight": False,
+                }
+            },
+            opacity=1.0,
             name=surface.label,
             hovertemplate="x=%{x:.3f}, y=%{y:.3f}<br>z=%{z:.3g}<extra></extra>",
         )
     ]
+    paths, heads, runs = [], [], []
     for k in range(K):
         last = last_good(result, k)
-        path = result.paths[k, 0, : last + 1]  # (last + 1, 2)
+        path = f32(result.paths[k, 0, : last + 1])  # (last + 1, 2)
         losses = result.losses[k, 0, : last + 1]  # (last + 1,)
-        path_z = scale(losses) + lift
+        path_z = f32(scale(losses) + lift)
         note = divergence_note(result, k, names[k])
-        traces.append(
+        marker = {
+            "symbol": "circle",
+            "size": 6,
+            "color": run_color(result, k),
+            "line": {"color": OUTLINE, "width": 1},
+        }
+        ended = marker | {"symbol": "x"} if note else marker
+        paths.append(
             go.Scatter3d(
-                x=f32(path[:, 0]),
-                y=f32(path[:, 1]),
-                z=f32(path_z),
+                x=path[:, 0],
+                y=path[:, 1],
+                z=path_z,
                 customdata=f32(losses),
                 mode="lines",
                 line={"color": run_color(result, k), "width": 5, "dash": run_dash(result, k)},
@@ -180,24 +241,27 @@ def surface_3d_figure(result: Trajectories, *, grid: int = 80) -> go.Figure:
                 ),
             )
         )
-        traces.append(
+        heads.append(
             go.Scatter3d(
-                x=f32(path[-1:, 0]),
-                y=f32(path[-1:, 1]),
-                z=f32(path_z[-1:]),
+                x=path[-1:, 0],
+                y=path[-1:, 1],
+                z=path_z[-1:],
                 mode="markers",
-                marker={
-                    "symbol": "x" if note else "circle",
-                    "size": 6,
-                    "color": run_color(result, k),
-                    "line": {"color": OUTLINE, "width": 1},
-                },
+                marker=ended,
                 name=note or names[k],
                 legendgroup=names[k],
                 showlegend=False,
                 hovertemplate=f"{note or names[k]}<extra></extra>",
             )
         )
+        # The player's run: the complete lifted path, and the head's marker up to and after
+        # ``last`` (a diverged run's becomes the ×), as in the race figure's meta.
+        xyz = {"x": path[:, 0], "y": path[:, 1], "z": path_z}
+        runs.append(
+            {"path": 1 + k, "head": 1 + K + k, "last": last, "marker": marker, "ended": ended}
+            | {axis: typed(values)["bdata"] for axis, values in xyz.items()}
+        )
+    traces += paths + heads
     if surface.minima:
         minima = np.asarray(surface.minima, dtype=np.float64)  # (M, 2)
         with torch.no_grad():
@@ -228,10 +292,11 @@ def surface_3d_figure(result: Trajectories, *, grid: int = 80) -> go.Figure:
             "yaxis": {"title": {"text": "y"}, "range": [y_min, y_max]},
             "zaxis": {
                 "title": {"text": "log₁₀(f − f* + δ)" if scale.log else "f"},
-                "range": [z_min, z_max + 2 * lift],
+                "range": [z_low, z_max + 2 * lift],
             },
             "aspectmode": "manual",
             "aspectratio": {"x": (x_max - x_min) / width, "y": (y_max - y_min) / width, "z": 0.6},
         },
+        meta={"race3d": {"id": race_id(result), "steps": result.steps, "runs": runs}},
     )
     return go.Figure(traces, layout)  # one validation pass (see the layout module)
