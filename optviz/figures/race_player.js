@@ -167,13 +167,39 @@ function optvizRacePlayer(parent, findChart) {
       for (let i = 1; i <= n; i++) ctx.lineTo(px(run.x[i]), py(run.y[i]));
       ctx.stroke();
       ctx.setLineDash([]);
-      ctx.beginPath();
-      ctx.arc(px(run.x[n]), py(run.y[n]), (run.marker.size || 11) / 2, 0, 2 * Math.PI);
+      paintHead(ctx, px(run.x[n]), py(run.y[n]), t > run.last ? run.ended : run.marker);
+    }
+  }
+
+  // A head as Plotly draws its marker: a circle, the × of a diverged run, or the arrow of a run
+  // that left the window (pointing `angle` degrees clockwise from up).
+  function paintHead(ctx, x, y, marker) {
+    const r = (marker.size || 11) / 2;
+    ctx.save();
+    ctx.translate(x, y);
+    ctx.rotate(((marker.angle || 0) * Math.PI) / 180);
+    ctx.fillStyle = marker.color;
+    ctx.strokeStyle = marker.line?.color || "#1F2430";
+    ctx.lineWidth = marker.line?.width ?? 1.5;
+    ctx.beginPath();
+    if (marker.symbol === "x") {
+      const a = r * 0.75;
+      ctx.lineWidth = r / 2;
+      ctx.strokeStyle = marker.color;
+      ctx.moveTo(-a, -a); ctx.lineTo(a, a);
+      ctx.moveTo(a, -a); ctx.lineTo(-a, a);
+      ctx.stroke();
+    } else {
+      if (marker.symbol === "arrow") {
+        ctx.moveTo(0, -r); ctx.lineTo(r * 0.8, r * 0.7); ctx.lineTo(-r * 0.8, r * 0.7);
+        ctx.closePath();
+      } else {
+        ctx.arc(0, 0, r, 0, 2 * Math.PI);
+      }
       ctx.fill();
-      ctx.lineWidth = 1.5;
-      ctx.strokeStyle = "#1F2430";
       ctx.stroke();
     }
+    ctx.restore();
   }
 
   function closeOverlay() {
