@@ -54,6 +54,7 @@ PANEL_TITLE, ROW_GAP = 28, 56  # px: above the first row's panels, and between r
 MARGIN = {"l": 48, "r": 80, "b": 30}  # px: tick labels, and the colour bar on the right
 COLORBAR = {"thickness": 12, "len": 1.0, "x": 1.0, "xpad": 10}  # just right of the plot
 COLORBAR_LABEL = 45  # px of colour bar per label
+HOVER_STRIDE = 2  # the hover layer takes every second sample of the surface's grid
 STEPS_PER_SECOND = 60  # Play's pace: one step a display frame on a 60 Hz screen …
 PLAY_SECONDS = (3.0, 12.0)  # … within these bounds for one full playback
 # The player's script (see its header), for the app's component and the HTML export.
@@ -252,7 +253,8 @@ def _surface_traces(
 
     The surface is drawn once, as the raster backdrop (filled contour bands and their lines,
     ``surface_layers``), a layout image under the plot. Over it lies an invisible heatmap of the
-    same samples: it gives the hover (x, y, f) and carries the colour bar, and the browser draws
+    samples (every ``HOVER_STRIDE``-th: hover reads f at the nearest of 60 × 60 points, a quarter
+    of the bytes): it gives the hover (x, y, f) and carries the colour bar, and the browser draws
     it in a few milliseconds. A contour trace would draw the same picture again, and its
     marching squares and line smoothing were the largest part of the browser's redraw after a
     slider move.
@@ -269,9 +271,9 @@ def _surface_traces(
         traces.append(
             {
                 "type": "heatmap",
-                "x": f32(xs),
-                "y": f32(ys),
-                "z": f32(z),
+                "x": f32(xs[::HOVER_STRIDE]),
+                "y": f32(ys[::HOVER_STRIDE]),
+                "z": f32(z[::HOVER_STRIDE, ::HOVER_STRIDE]),
                 "coloraxis": "coloraxis",
                 "opacity": 0,  # the backdrop shows the surface; this layer hovers
                 "zsmooth": False,
