@@ -27,7 +27,8 @@ Status = Literal["done", "diverged", "cancelled", "failed"]
 EVAL_CHUNK = 2_000  # test images per forward pass: bounds memory on small GPUs
 # Iterations left out of the throughput: the first steps allocate buffers and the optimizer's
 # state, and on a GPU compile kernels; counted, they make the same model's samples/s depend on
-# how long the run was when it was read.
+# how long the run was when it was read. A run shorter than twice this warms up for half its
+# iterations, so it still reports a throughput.
 WARMUP_ITERATIONS = 10
 
 
@@ -42,8 +43,8 @@ class Metric:
     epoch: float  # iteration / iterations per epoch
     loss: float
     accuracy: float | None = None  # test only, in [0, 1]
-    # train only: samples per second of training since the warm-up (WARMUP_ITERATIONS), test
-    # evaluations excluded; None until the warm-up is over
+    # train only: samples per second of training since the warm-up (WARMUP_ITERATIONS, or half
+    # of a shorter run), test evaluations excluded; None until the warm-up is over
     samples_per_s: float | None = None
     elapsed_s: float = 0.0  # wall time since the run started
     emitted_at: float = 0.0  # time.time() in the worker, to measure delivery latency
@@ -151,8 +152,9 @@ def _train(
     iteration = 0
     window_loss = torch.zeros((), device=device)  # summed on the device: no sync per batch
     window_batches = 0
-    # Throughput after warm-up: samples and training time (evaluations excluded) from
-    # iteration WARMUP_ITERATIONS on, so first-step allocations and lazy set-up are not in it.
+    # Throughput after warm-up: samples and training time (evaluations excluded) after the
+    # first `warmup` iterations, so first-step allocations and lazy set-up are not in it.
+    warmup = min(WARMUP_ITERATIONS, total // 2)
     steady_samples = 0
     steady_s = 0.0
 
@@ -199,7 +201,7 @@ def _train(
             report = iteration % config.log_every == 0 or b == per_epoch - 1 or iteration in early
             if report:
                 mean_loss = window_loss.item() / window_batches  # syncs the device
-            if iteration > WARMUP_ITERATIONS:
+            if iteration > warmup:
                 steady_samples += len(batch)
                 steady_s += time.perf_counter() - tick
             if report:
