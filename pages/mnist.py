@@ -269,13 +269,18 @@ def point_cache(path: str) -> PointCache:
     return PointCache(store)
 
 
-@st.fragment(run_every=GROUP_POLL_S)
-def watch_for_new_groups() -> None:
-    """Always on, whether or not this tab has runs in training: another tab's Start makes a new
-    group, and this tab reruns to show it (its selection and timer live in this session)."""
+def rerun_for_new_groups() -> None:
+    """Another tab's Start makes a new group: this tab reruns to show it (its selection and
+    timer live in this session)."""
     latest = store.groups(limit=1)
     if latest and latest[0].id > st.session_state.get("mnist_newest_group", 0):
         st.rerun()
+
+
+@st.fragment(run_every=GROUP_POLL_S)
+def watch_for_new_groups() -> None:
+    """While the live view has no timer of its own: it looks for new groups then."""
+    rerun_for_new_groups()
 
 
 def clock(seconds: float | None) -> str:
@@ -332,6 +337,7 @@ X_LABELS = {"iteration": "iterations", "epoch": "epochs", "seconds": "seconds (w
 
 def live_view(group_ids: tuple[int, ...]) -> None:
     """Progress, table, controls and charts of the selected groups, read from the store."""
+    rerun_for_new_groups()
     starting = collector.state.progress  # e.g. "Starting workers… 1 of 4 ready"
     if starting:
         st.info(starting, icon="⏳")
@@ -419,5 +425,8 @@ ticking = is_live or bool(collector.state.progress)
 st.session_state["mnist_ticking"] = ticking
 with runs_area:
     st.fragment(run_every=REFRESH_S if ticking else None)(live_view)(tuple(selected))
-watch_for_new_groups()
+# One timer at a time: two fragments on timers of their own starved one another on a busy
+# machine (the live view stopped updating), so the group watcher runs only while it rests.
+if not ticking:
+    watch_for_new_groups()
 write_link()
