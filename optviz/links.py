@@ -1,4 +1,5 @@
-"""The explorer's whole configuration as URL query parameters, read strictly and written back.
+"""The pages' settings as URL query parameters, read strictly and written back: the explorer's
+whole configuration (``ExplorerState``) and the Live MNIST page's (``MnistState``).
 
 A copied link reproduces the view. Every parameter is validated on the way in: a bad one is
 dropped (its widget keeps its default) with a warning that names it, so a mangled link still opens
@@ -10,6 +11,11 @@ Format (all optional)::
     ?surface=rosenbrock&x0=-1.5&y0=2&steps=300&seed=0&sigma=1
     &opt=sgd,momentum,adam&adam.lr=0.01&adam.bias_correction=false&view=side
     ?surface=custom&formula=x%5E2%2B3*sin(y)
+
+Live MNIST (all optional; a link only fills the widgets, it never starts a run)::
+
+    ?model=cnn&optimizers=sgd,adam&adam.lr=0.01&epochs=5&batch=64&images=12000&seeds=2
+    &device=cpu&dropout=0.2&x=seconds
 """
 
 from __future__ import annotations
@@ -21,6 +27,15 @@ from typing import Any
 
 from optviz.optim import OPTIMIZERS
 from optviz.surfaces import MAX_FORMULA_LENGTH, MAX_NOISE, SURFACES
+from optviz.training.config import (
+    DEVICES,
+    MAX_BATCH_SIZE,
+    MAX_EPOCHS,
+    MAX_RUNS_PER_CLICK,
+    MAX_TRAIN_SUBSET,
+    MIN_TRAIN_SUBSET,
+)
+from optviz.training.models import MODELS
 
 CUSTOM = "custom"  # the surface key of a user's formula
 MIN_STEPS, MAX_STEPS = 10, 2000  # the explorer's step slider (the engine allows more)
@@ -136,15 +151,7 @@ def from_query(params: Mapping[str, str]) -> tuple[ExplorerState, list[str]]:
         except ValueError as error:
             reject(name, str(error))
 
-    if len(unknown_params) == 1:
-        reject(*unknown_params[0])
-    elif unknown_params:
-        names = ", ".join(f"`{_shown(name)}`" for name, _ in unknown_params[:NAMED_UNKNOWNS])
-        more = len(unknown_params) - NAMED_UNKNOWNS
-        warnings.append(
-            f"Ignored {len(unknown_params)} unknown link parameters: {names}"
-            + (f" and {more} more." if more > 0 else ".")
-        )
+    warnings += _unknown_warnings(unknown_params)
 
     if ("x0" in values) != ("y0" in values):
         reject("x0" if "x0" in values else "y0", "x0 and y0 go together")
@@ -156,6 +163,118 @@ def from_query(params: Mapping[str, str]) -> tuple[ExplorerState, list[str]]:
         reject("surface", "a custom surface needs a formula")
         values.pop("surface")
     return ExplorerState(**values), warnings
+
+
+def _unknown_warnings(unknown_params: list[tuple[str, str]]) -> list[str]:
+    """One warning for one unknown parameter (with why), one for all of several."""
+    if len(unknown_params) == 1:
+        name, why = unknown_params[0]
+        return [f"Ignored link parameter `{_shown(name)}`: {why}"]
+    if not unknown_params:
+        return []
+    names = ", ".join(f"`{_shown(name)}`" for name, _ in unknown_params[:NAMED_UNKNOWNS])
+    more = len(unknown_params) - NAMED_UNKNOWNS
+    return [
+        f"Ignored {len(unknown_params)} unknown link parameters: {names}"
+        + (f" and {more} more." if more > 0 else ".")
+    ]
+
+
+# --- Live MNIST ---------------------------------------------------------------------------
+
+MNIST_DEFAULT_OPTIMIZERS = ("sgd", "momentum", "adagrad", "adam")
+MNIST_X_AXES = ("iteration", "epoch", "seconds")  # what the curves are drawn against
+MAX_DROPOUT = 0.5  # the page's slider
+
+
+@dataclass(frozen=True)
+class MnistState:
+    """What the Live MNIST page's widgets hold. ``train_images`` None: the page's default.
+    ``hparams`` holds the values that differ from the optimizer's paper settings."""
+
+    model: str = "logreg"
+    optimizers: tuple[str, ...] = MNIST_DEFAULT_OPTIMIZERS
+    hparams: Mapping[str, Mapping[str, float | bool]] = field(default_factory=dict)
+    epochs: int = 3
+    batch_size: int = 128
+    train_images: int | None = None
+    seeds: int = 1
+    device: str = DEVICES[0]
+    dropout: float = 0.0
+    x: str = MNIST_X_AXES[0]
+
+
+def mnist_to_query(state: MnistState) -> dict[str, str]:
+    """The query parameters for ``state``; defaults are left out to keep links short."""
+    default = MnistState()
+    query = {"model": state.model, "optimizers": ",".join(state.optimizers)}
+    for key in state.optimizers:
+        for name, value in state.hparams.get(key, {}).items():
+            query[f"{key}.{name}"] = str(value).lower() if isinstance(value, bool) else f"{value:g}"
+    for name, value, default_value in (
+        ("epochs", state.epochs, default.epochs),
+        ("batch", state.batch_size, default.batch_size),
+        ("images", state.train_images, default.train_images),
+        ("seeds", state.seeds, default.seeds),
+        ("device", state.device, default.device),
+        ("dropout", state.dropout, default.dropout),
+        ("x", state.x, default.x),
+    ):
+        if value != default_value:
+            query[name] = f"{value:g}" if isinstance(value, float) else str(value)
+    return query
+
+
+def mnist_from_query(params: Mapping[str, str]) -> tuple[MnistState, list[str]]:
+    """Read a Live MNIST query; returns the state and the warnings, as ``from_query`` does."""
+    warnings: list[str] = []
+    values: dict[str, Any] = {}
+    unknown_params: list[tuple[str, str]] = []
+    for name, raw in params.items():
+        try:
+            if name == "model":
+                if raw not in MODELS:
+                    raise ValueError(f"unknown model {raw!r}; choose one of {', '.join(MODELS)}")
+                values["model"] = raw
+            elif name == "optimizers":
+                keys = tuple(dict.fromkeys(k.strip() for k in raw.split(",") if k.strip()))
+                unknown = [k for k in keys if k not in OPTIMIZERS]
+                if unknown or not keys:
+                    raise ValueError(f"unknown optimizer {', '.join(unknown) or '(none)'}")
+                values["optimizers"] = keys
+            elif name == "epochs":
+                values["epochs"] = _integer(raw, 1, MAX_EPOCHS)
+            elif name == "batch":
+                values["batch_size"] = _integer(raw, 1, MAX_BATCH_SIZE)
+            elif name == "images":
+                values["train_images"] = _integer(raw, MIN_TRAIN_SUBSET, MAX_TRAIN_SUBSET)
+            elif name == "seeds":
+                values["seeds"] = _integer(raw, 1, MAX_RUNS_PER_CLICK)
+            elif name == "device":
+                if raw not in DEVICES:
+                    raise ValueError(f"must be one of {', '.join(DEVICES)}")
+                values["device"] = raw
+            elif name == "dropout":
+                dropout = _finite(raw)
+                if not 0 <= dropout <= MAX_DROPOUT:
+                    raise ValueError(f"must be between 0 and {MAX_DROPOUT:g}")
+                values["dropout"] = dropout
+            elif name == "x":
+                if raw not in MNIST_X_AXES:
+                    raise ValueError(f"must be one of {', '.join(MNIST_X_AXES)}")
+                values["x"] = raw
+            elif "." in name:
+                key, hp_name = name.split(".", 1)
+                values.setdefault("hparams", {}).setdefault(key, {})[hp_name] = _hparam(
+                    key, hp_name, raw
+                )
+            else:
+                raise _Unknown("unknown parameter")
+        except _Unknown as error:
+            unknown_params.append((name, str(error)))
+        except ValueError as error:
+            warnings.append(f"Ignored link parameter `{_shown(name)}`: {error}")
+    return MnistState(**values), warnings + _unknown_warnings(unknown_params)
 
 
 class _Unknown(ValueError):

@@ -3,19 +3,22 @@
 Thin page: widgets → ``optviz.training`` → charts. Start writes a group of queued runs into the
 run store; the collector thread hands them to Ray workers and writes their metrics back; the
 fragment below redraws from the store every second. This script never trains and never waits
-on Ray, and a URL only pre-fills widgets: nothing but the Start button starts a run.
+on Ray. The settings live in the URL (``optviz.links``' Live MNIST section), but a URL only
+pre-fills widgets: nothing but the Start button starts a run. The runs are drawn above the
+settings, so after Start they are in view.
 """
 
 from __future__ import annotations
 
 import functools
 import sqlite3
+import time
 from datetime import datetime
 
 import pandas as pd
 import streamlit as st
 
-from optviz import ui
+from optviz import links, ui
 from optviz.figures import training as figures
 from optviz.optim import OPTIMIZERS
 from optviz.training.cluster import get_collector, submit_group
@@ -25,11 +28,11 @@ from optviz.training.config import (
     TrainConfig,
 )
 from optviz.training.data import DataUnavailable, Mnist, load_mnist
+from optviz.training.loop import WARMUP_ITERATIONS
 from optviz.training.models import MODELS
 from optviz.training.points import PointCache
 from optviz.training.store import Run, RunStore
 
-DEFAULT_OPTIMIZERS = ["sgd", "momentum", "adagrad", "adam"]
 REFRESH_S = 1.0
 MAX_DRAWN = 1_000  # points per curve: a long run is drawn as means of consecutive points
 MAX_GROUPS = 6
@@ -66,29 +69,71 @@ if collector.state.error:
     st.warning(f"Training backend: {collector.state.error}")
 
 
-def apply_query_params() -> None:
-    """Pre-fill model and optimizers from the URL once per session, strictly validated."""
-    if st.session_state.get("mnist_query_applied"):
-        return
-    st.session_state["mnist_query_applied"] = True
-    params = st.query_params
-    model = params.get("model")
-    if model is not None:
-        if model in MODELS:
-            st.session_state["mnist_model"] = model
-        else:
-            st.warning(f"Unknown model {model!r} in the link; using the default.")
-    chosen = params.get("optimizers")
-    if chosen is not None:
-        keys = [k.strip() for k in chosen.split(",") if k.strip()]
-        unknown = [k for k in keys if k not in OPTIMIZERS]
-        if unknown or not keys:
-            st.warning(f"Unknown optimizers {unknown or chosen!r} in the link; using the default.")
-        else:
-            st.session_state["mnist_optimizers"] = list(dict.fromkeys(keys))
+# Widget key ← MnistState field, for what a link fills in and writes back.
+LINKED = {
+    "mnist_model": "model",
+    "mnist_epochs": "epochs",
+    "mnist_batch_size": "batch_size",
+    "mnist_repeats": "seeds",
+    "mnist_device": "device",
+    "mnist_dropout": "dropout",
+    "mnist_x": "x",
+}
 
 
-apply_query_params()
+def load_link() -> None:
+    """The URL's settings (or the defaults) into the widgets: on a session's first run, and on
+    coming back from another page (Streamlit forgets the state of widgets not drawn)."""
+    state = st.session_state
+    link, warnings = links.mnist_from_query(st.query_params.to_dict())
+    for widget, name in LINKED.items():
+        state[widget] = getattr(link, name)
+    state["mnist_optimizers"] = list(link.optimizers)
+    if link.train_images is not None:
+        state["mnist_subset"] = link.train_images
+    for key in link.optimizers:  # paper settings, then what the link changes of them
+        spec = OPTIMIZERS[key]
+        values = {**spec.paper(), **link.hparams.get(key, {})}
+        ui.set_hyperparameters(spec, values, key_prefix=HP_PREFIX)
+    state["mnist_link_warnings"] = warnings
+
+
+def write_link() -> None:
+    """The widgets' settings into the URL, so a copied link reopens them (defaults left out)."""
+    state = st.session_state
+    chosen = [k for k in state.get("mnist_optimizers", []) if k in OPTIMIZERS]
+    changed = {}
+    for key in chosen:
+        spec = OPTIMIZERS[key]
+        paper = spec.paper()
+        values = {
+            hp.name: state[ui.widget_key(spec, hp, HP_PREFIX)]
+            for hp in spec.hyperparams
+            if ui.widget_key(spec, hp, HP_PREFIX) in state
+        }
+        changed[key] = {n: v for n, v in values.items() if n not in paper or paper[n] != v}
+    fields = {name: state[widget] for widget, name in LINKED.items() if widget in state}
+    subset = state.get("mnist_subset")
+    st.query_params.from_dict(
+        links.mnist_to_query(
+            links.MnistState(
+                **fields,
+                optimizers=tuple(chosen) or links.MNIST_DEFAULT_OPTIMIZERS,
+                hparams={k: v for k, v in changed.items() if v},
+                train_images=None if subset == default_subset else subset,
+            )
+        )
+    )
+
+
+default_subset = min(6_000, len(data.train_labels)) if data else 6_000
+if "mnist_epochs" not in st.session_state:
+    load_link()
+for warning in st.session_state.get("mnist_link_warnings", []):
+    st.warning(warning)
+
+# After Start the runs are what the user looks at: they are drawn here, above the settings.
+runs_area = st.container()
 
 # --- what to train ------------------------------------------------------------------------
 left, right = st.columns(2)
@@ -100,7 +145,6 @@ model = left.selectbox(
     help="; ".join(f"{spec.label}: {spec.reference}" for spec in MODELS.values()),
 )
 left.caption(MODELS[model].description)
-st.session_state.setdefault("mnist_optimizers", DEFAULT_OPTIMIZERS)
 chosen = right.multiselect(
     "Optimizers to race",
     list(OPTIMIZERS),
@@ -133,20 +177,20 @@ for key in chosen:
         hyperparams[key] = ui.hyperparameter_inputs(spec, key_prefix=HP_PREFIX)
 
 c1, c2, c3, c4, c5 = st.columns(5)
-epochs = c1.number_input("Epochs", value=3, step=1, key="mnist_epochs")
-batch_size = c2.number_input("Batch size", value=128, step=16, key="mnist_batch_size")
+epochs = c1.number_input("Epochs", step=1, key="mnist_epochs")
+batch_size = c2.number_input("Batch size", step=16, key="mnist_batch_size")
+st.session_state.setdefault("mnist_subset", default_subset)
 subset = c3.number_input(
     "Training images",
-    value=min(6_000, len(data.train_labels)) if data else 6_000,
     step=1_000,
     key="mnist_subset",
     help="The first N of the 60 000 training images: small is quick on a CPU.",
 )
 repeats = c4.number_input(
-    "Seeds per optimizer", value=1, step=1, key="mnist_repeats", help="Seeds 0, 1, … per run."
+    "Seeds per optimizer", step=1, key="mnist_repeats", help="Seeds 0, 1, … per run."
 )
 device = c5.selectbox("Device", DEVICES, key="mnist_device", help="auto: CUDA when present.")
-dropout = st.slider("Dropout", 0.0, 0.5, 0.0, 0.05, key="mnist_dropout")
+dropout = st.slider("Dropout", 0.0, links.MAX_DROPOUT, step=0.05, key="mnist_dropout")
 
 configs: list[tuple[str, TrainConfig]] = []
 problems: dict[str, str] = {}  # field → message, shown beside its widget
@@ -195,8 +239,8 @@ if st.button(
         st.session_state["mnist_groups"] = [group_id]
         st.toast(f"Group #{group_id} queued: {len(configs)} run(s).")
 
-# --- what is running and what ran -----------------------------------------------------------
-st.subheader("Runs")
+# --- what is running and what ran (drawn above the settings, in `runs_area`) --------------
+runs_area.subheader("Runs")
 groups = {group.id: group for group in store.groups()}
 newest = max(groups, default=0)
 if "mnist_groups" not in st.session_state:
@@ -208,7 +252,7 @@ elif newest > st.session_state.get("mnist_newest_group", newest):
     st.session_state["mnist_groups"] = shown[:MAX_GROUPS]
 st.session_state["mnist_newest_group"] = newest
 st.session_state["mnist_groups"] = [g for g in st.session_state["mnist_groups"] if g in groups]
-selected = st.multiselect(
+selected = runs_area.multiselect(
     "Groups to show (pick several to compare)",
     list(groups),
     format_func=lambda g: (
@@ -225,49 +269,136 @@ def point_cache(path: str) -> PointCache:
     return PointCache(store)
 
 
-@st.fragment(run_every=GROUP_POLL_S)
-def watch_for_new_groups() -> None:
-    """Always on, whether or not this tab has runs in training: another tab's Start makes a new
-    group, and this tab reruns to show it (its selection and timer live in this session)."""
+def rerun_for_new_groups() -> None:
+    """Another tab's Start makes a new group: this tab reruns to show it (its selection and
+    timer live in this session)."""
     latest = store.groups(limit=1)
     if latest and latest[0].id > st.session_state.get("mnist_newest_group", 0):
         st.rerun()
 
 
-def run_table(runs: list[Run]) -> pd.DataFrame:
+@st.fragment(run_every=GROUP_POLL_S)
+def watch_for_new_groups() -> None:
+    """While the live view has no timer of its own: it looks for new groups then."""
+    rerun_for_new_groups()
+
+
+def clock(seconds: float | None) -> str:
+    """``m:ss`` (``h:mm:ss`` from an hour on); empty for no time."""
+    if seconds is None:
+        return ""
+    minutes, secs = divmod(max(0, round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def elapsed_s(run: Run, now: float) -> float | None:
+    """Wall time since the run started on its worker (to its end, once it ended)."""
+    if run.started_at is None:
+        return None
+    return (run.finished_at or now) - run.started_at
+
+
+def eta(run: Run, now: float, waiting: str) -> str:
+    """Time left at the pace so far (evaluations included), or why there is none."""
+    if run.status == "queued":
+        return waiting
+    if not run.active:
+        return ""
+    spent = elapsed_s(run, now)
+    if not run.iteration or spent is None:
+        return "…"
+    return clock(spent * (run.total_iterations - run.iteration) / run.iteration)
+
+
+def run_table(runs: list[Run], now: float, waiting: str = "waiting for a worker") -> pd.DataFrame:
     """One row per run: what the page shows about it, straight from the store."""
     return pd.DataFrame(
         {
             "Run": [f"#{r.id}" for r in runs],
             "Optimizer": [r.label for r in runs],
             "Status": [r.status for r in runs],
-            "Device": [r.device or "" for r in runs],
-            "Node": [r.node_ip or "" for r in runs],
             "Progress": [r.progress for r in runs],
+            "Elapsed": [clock(elapsed_s(r, now)) for r in runs],
+            "ETA": [eta(r, now, waiting) for r in runs],
             "Samples/s": [r.samples_per_s for r in runs],
             "Best accuracy": [
                 None if r.best_accuracy is None else 100 * r.best_accuracy for r in runs
             ],
+            "Device": [r.device or "" for r in runs],
+            "Node": [r.node_ip or "" for r in runs],
             "Note": [r.error or "" for r in runs],
         }
     )
 
 
+X_LABELS = {"iteration": "iterations", "epoch": "epochs", "seconds": "seconds (wall clock)"}
+
+
 def live_view(group_ids: tuple[int, ...]) -> None:
-    """Table, controls and charts of the selected groups, read from the store."""
+    """Progress, table, controls and charts of the selected groups, read from the store."""
+    rerun_for_new_groups()
+    starting = collector.state.progress  # e.g. "Starting workers… 1 of 4 ready"
+    if starting:
+        st.info(starting, icon="⏳")
     runs = store.runs(group_ids=list(group_ids))
+    smoothing_column, x_column = st.columns(2)
+    smoothing = smoothing_column.slider(
+        "Loss smoothing", 0.0, 0.95, 0.6, 0.05, key="mnist_smoothing"
+    )
+    x = x_column.radio(
+        "Curves against",
+        links.MNIST_X_AXES,
+        format_func=X_LABELS.get,
+        horizontal=True,
+        key="mnist_x",
+        on_change=write_link,
+    )
     if not runs:
-        st.info("No runs yet: choose optimizers and press Start.")
-        return
+        st.info("No runs yet: choose optimizers below and press Start.")
+    else:
+        # Only the points written since the last redraw are read, and each curve is drawn with
+        # at most MAX_DRAWN points, so a redraw costs the same at the first minute and the
+        # hundredth.
+        points = point_cache(str(store.path)).read([r.id for r in runs])
+        loss_curves = figures.curves_from_series(
+            runs, {i: p.loss(x) for i, p in points.items()}, max_points=MAX_DRAWN
+        )
+        accuracy_curves = figures.curves_from_series(
+            runs, {i: p.accuracy(x) for i, p in points.items()}, max_points=MAX_DRAWN
+        )
+        left, right = st.columns(2)
+        left.plotly_chart(
+            figures.loss_figure(loss_curves, smoothing=smoothing, x_title=X_LABELS[x]),
+            key="mnist_loss",
+        )
+        right.plotly_chart(
+            figures.accuracy_figure(accuracy_curves, x_title=X_LABELS[x]), key="mnist_accuracy"
+        )
+        run_controls(runs, group_ids, starting)
+
+    ticking = bool(starting) or any(r.active for r in runs)
+    if st.session_state.get("mnist_ticking") and not ticking:
+        st.session_state["mnist_ticking"] = False
+        st.rerun()  # everything finished and every worker is up: a full rerun stops the timer
+    st.session_state["mnist_ticking"] = ticking
+
+
+def run_controls(runs: list[Run], group_ids: tuple[int, ...], starting: str | None) -> None:
+    """The runs' table (elapsed time, ETA, throughput), cancel buttons and the CSV."""
     st.dataframe(
-        run_table(runs),
+        run_table(runs, time.time(), waiting=starting or "waiting for a worker"),
         hide_index=True,
         column_config={
             "Progress": st.column_config.ProgressColumn(
                 min_value=0.0, max_value=1.0, format="percent"
             ),
-            "Samples/s": st.column_config.NumberColumn(format="%.0f"),
+            "Samples/s": st.column_config.NumberColumn(
+                format="%.0f",
+                help=f"Training throughput after the first {WARMUP_ITERATIONS} iterations",
+            ),
             "Best accuracy": st.column_config.NumberColumn(format="%.2f %%"),
+            "ETA": st.column_config.TextColumn(help="Time left at the pace so far"),
         },
     )
     labels = {r.id: f"#{r.id} {r.label}" for r in runs}
@@ -288,33 +419,14 @@ def live_view(group_ids: tuple[int, ...]) -> None:
     if st.session_state.get("mnist_message"):
         st.info(st.session_state["mnist_message"])
 
-    smoothing = st.slider("Loss smoothing", 0.0, 0.95, 0.6, 0.05, key="mnist_smoothing")
-    accuracy_x = st.radio(
-        "Accuracy against", ["epoch", "iteration"], horizontal=True, key="mnist_accuracy_x"
-    )
-    # Only the points written since the last redraw are read, and each curve is drawn with at
-    # most MAX_DRAWN points, so a redraw costs the same at the first minute and the hundredth.
-    points = point_cache(str(store.path)).read([r.id for r in runs])
-    loss_curves = figures.curves_from_series(
-        runs, {i: p.loss() for i, p in points.items()}, max_points=MAX_DRAWN
-    )
-    accuracy_curves = figures.curves_from_series(
-        runs, {i: p.accuracy(accuracy_x) for i, p in points.items()}, max_points=MAX_DRAWN
-    )
-    left, right = st.columns(2)
-    left.plotly_chart(figures.loss_figure(loss_curves, smoothing=smoothing), key="mnist_loss")
-    right.plotly_chart(
-        figures.accuracy_figure(accuracy_curves, x_title=accuracy_x), key="mnist_accuracy"
-    )
-
-    live = any(r.active for r in runs)
-    if st.session_state.get("mnist_live") and not live:
-        st.session_state["mnist_live"] = False
-        st.rerun()  # everything finished: one full rerun turns the timer off
-    st.session_state["mnist_live"] = live
-
 
 is_live = bool(selected) and any(r.active for r in store.runs(group_ids=selected))
-st.session_state["mnist_live"] = is_live
-st.fragment(run_every=REFRESH_S if is_live else None)(live_view)(tuple(selected))
-watch_for_new_groups()
+ticking = is_live or bool(collector.state.progress)
+st.session_state["mnist_ticking"] = ticking
+with runs_area:
+    st.fragment(run_every=REFRESH_S if ticking else None)(live_view)(tuple(selected))
+# One timer at a time: two fragments on timers of their own starved one another on a busy
+# machine (the live view stopped updating), so the group watcher runs only while it rests.
+if not ticking:
+    watch_for_new_groups()
+write_link()

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from optviz.links import ExplorerState, from_query, to_query
+from optviz.links import (
+    ExplorerState,
+    MnistState,
+    from_query,
+    mnist_from_query,
+    mnist_to_query,
+    to_query,
+)
 
 
 def test_a_full_configuration_round_trips_through_the_query():
@@ -108,3 +115,86 @@ def test_a_bad_value_keeps_its_own_warning_beside_the_unknown_parameters():
         "Ignored link parameter `seed`: 'abc' is not a whole number",
         "Ignored 2 unknown link parameters: `a`, `b`.",
     ]
+
+
+# --- Live MNIST ---------------------------------------------------------------------------
+
+
+def test_a_full_mnist_configuration_round_trips_through_the_query():
+    state = MnistState(
+        model="cnn",
+        optimizers=("sgd", "adam"),
+        hparams={"adam": {"lr": 0.01, "bias_correction": False}, "sgd": {"lr": 0.05}},
+        epochs=5,
+        batch_size=64,
+        train_images=12_000,
+        seeds=2,
+        device="cpu",
+        dropout=0.2,
+        x="seconds",
+    )
+    query = mnist_to_query(state)
+    assert query["model"] == "cnn" and query["optimizers"] == "sgd,adam"
+    assert query["adam.bias_correction"] == "false" and query["x"] == "seconds"
+    parsed, warnings = mnist_from_query(query)
+    assert warnings == []
+    assert parsed == state
+
+
+def test_the_default_mnist_link_is_short_and_an_empty_query_gives_the_defaults():
+    assert mnist_to_query(MnistState()) == {
+        "model": "logreg",
+        "optimizers": "sgd,momentum,adagrad,adam",
+    }
+    assert mnist_from_query({}) == (MnistState(), [])
+
+
+MNIST_BAD = [
+    ("model", "resnet"),
+    ("optimizers", "adam,shampoo"),
+    ("optimizers", ""),
+    ("epochs", "0"),
+    ("epochs", "51"),
+    ("batch", "abc"),
+    ("batch", "5000"),
+    ("images", "50"),
+    ("images", "70000"),
+    ("seeds", "0"),
+    ("seeds", "17"),
+    ("device", "tpu"),
+    ("dropout", "0.9"),
+    ("dropout", "nan"),
+    ("x", "wallclock"),
+    ("adam.lr", "nan"),
+    ("adam.lr", "100"),
+    ("adam.momentum", "0.9"),
+    ("start", "1"),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), MNIST_BAD)
+def test_a_bad_mnist_parameter_falls_back_to_its_default_with_a_warning(name, value):
+    good = {} if name == "epochs" else {"epochs": "4"}  # a good one beside it survives
+    parsed, warnings = mnist_from_query({name: value} | good)
+    assert len(warnings) == 1 and f"`{name}`" in warnings[0], warnings
+    default = MnistState()
+    assert parsed.model == default.model and parsed.optimizers == default.optimizers
+    assert parsed.hparams == default.hparams and parsed.x == default.x
+    assert parsed.epochs == (default.epochs if name == "epochs" else 4)
+
+
+def test_mnist_links_name_the_bad_value():
+    _, warnings = mnist_from_query({"model": "resnet", "optimizers": "adam,shampoo"})
+    assert warnings == [
+        "Ignored link parameter `model`: unknown model 'resnet'; choose one of logreg, mlp, cnn",
+        "Ignored link parameter `optimizers`: unknown optimizer shampoo",
+    ]
+
+
+def test_the_explorer_and_mnist_links_keep_their_own_formats():
+    # The explorer's optimizers are `opt`; Live MNIST's are `optimizers`: each page ignores the
+    # other's, with a warning.
+    _, warnings = mnist_from_query({"opt": "adam"})
+    assert warnings == ["Ignored link parameter `opt`: unknown parameter"]
+    _, warnings = from_query({"optimizers": "adam"})
+    assert warnings == ["Ignored link parameter `optimizers`: unknown parameter"]

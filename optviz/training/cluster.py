@@ -92,21 +92,46 @@ OUTAGE_LOG_EVERY_S = 15.0  # then one line per this while the failure lasts
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, e.g. a container's cpuset), which
+    can be fewer than the machine's ``os.cpu_count()``."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 @dataclass(frozen=True)
 class Settings:
     """Deployment knobs, read from the environment once per collector."""
 
     max_concurrent_runs: int = 4  # OPTVIZ_MAX_CONCURRENT_RUNS: more runs wait as queued
     run_gpus: float = 1.0  # OPTVIZ_RUN_GPUS: GPUs per run, only when the cluster has GPUs
-    run_cpus: float = 1.0  # OPTVIZ_RUN_CPUS: CPUs per run (torch uses that many threads)
+    # OPTVIZ_RUN_CPUS: Ray CPUs per run; None: a local Ray's CPUs shared by the concurrent runs
+    # (fractional: 4 runs on 2 CPUs get 0.5 each), and 1 on a cluster joined by RAY_ADDRESS.
+    run_cpus: float | None = None
     warnings: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls) -> Settings:
         concurrent, w1 = env_number("OPTVIZ_MAX_CONCURRENT_RUNS", 4, 1, MAX_ACTIVE_RUNS)
         gpus, w2 = env_number("OPTVIZ_RUN_GPUS", 1.0, 0.01, 64)
-        cpus, w3 = env_number("OPTVIZ_RUN_CPUS", 1.0, 0.01, 256)
+        cpus: float | None = None
+        w3 = None
+        if os.environ.get("OPTVIZ_RUN_CPUS", "").strip():
+            cpus, w3 = env_number("OPTVIZ_RUN_CPUS", 1.0, 0.01, 256)
         return cls(int(concurrent), gpus, cpus, tuple(w for w in (w1, w2, w3) if w))
+
+    def cpus_per_run(self) -> float:
+        """What each run asks Ray for (see ``run_cpus``)."""
+        if self.run_cpus is not None:
+            return self.run_cpus
+        if os.environ.get("RAY_ADDRESS"):
+            return 1.0
+        return available_cpus() / self.max_concurrent_runs
+
+    def torch_threads(self) -> int:
+        """Torch's intra-op threads in a worker: its whole CPUs, at least one."""
+        return max(1, math.floor(self.cpus_per_run()))
 
 
 # --- Ray -----------------------------------------------------------------------------------
@@ -118,10 +143,12 @@ def ensure_ray(settings: Settings | None = None) -> str:
     """Connect this process to Ray once; return a one-line description of the cluster.
 
     No ``RAY_ADDRESS``: a local Ray whose every process listens on ``127.0.0.1`` only (see
-    ``_init_ray``), with enough logical CPUs that ``max_concurrent_runs`` runs race side
-    by side even on a 2-core laptop. With ``RAY_ADDRESS``: join that cluster
-    (``OPTVIZ_RAY_NODE_IP`` names this host's address in it). Workers get the repository on their
-    ``PYTHONPATH`` so they can import optviz (in Docker the code is in the image at that path).
+    ``_init_ray``), with the CPUs this process may use (``available_cpus``): the runs share
+    them (``Settings.cpus_per_run``), so ``max_concurrent_runs`` runs race side by side even
+    on a 2-core laptop without Ray believing it has more cores than it does. With
+    ``RAY_ADDRESS``: join that cluster (``OPTVIZ_RAY_NODE_IP`` names this host's address in it).
+    Workers get the repository on their ``PYTHONPATH`` so they can import optviz (in Docker the
+    code is in the image at that path).
     """
     settings = settings or Settings.from_env()
     with _ray_lock:
@@ -139,11 +166,10 @@ def ensure_ray(settings: Settings | None = None) -> str:
                     kwargs["_node_ip_address"] = node_ip
                 _init_ray_on_its_thread(kwargs, local=False)
             else:
-                want = settings.max_concurrent_runs * settings.run_cpus
                 kwargs |= {
                     "address": "local",  # never attach to some other `ray start` on this machine
                     "_node_ip_address": LOCAL_NODE_IP,
-                    "num_cpus": max(os.cpu_count() or 1, math.ceil(want)),
+                    "num_cpus": available_cpus(),
                     "include_dashboard": False,
                     "object_store_memory": 512 * 1024**2,  # MNIST is 55 MB; leave the RAM alone
                 }
@@ -250,7 +276,8 @@ class RunWorker:
     workers and reuses them between runs.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int = 1) -> None:
+        torch.set_num_threads(threads)  # Ray's share of the CPUs, in whole threads
         self._events: list[tuple[str, Any]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -261,8 +288,9 @@ class RunWorker:
         with self._lock:
             self._events.append((kind, payload))
 
-    def ready(self) -> int:
-        return os.getpid()
+    def ready(self) -> dict[str, int]:
+        """Answers once ``__init__`` is done: the worker is warm."""
+        return {"pid": os.getpid(), "torch_threads": torch.get_num_threads()}
 
     def run(self, run_id: int, config: TrainConfig, data: Mnist) -> RunResult:
         with self._lock:
@@ -323,6 +351,7 @@ class _Worker:
     actor: Any
     gpus: float  # what it asked Ray for; a warm worker is reused only for the same request
     idle_since: float = 0.0
+    starting: ray.ObjectRef | None = None  # its ``ready`` call, until it answered
 
 
 @dataclass
@@ -353,6 +382,20 @@ class CollectorState:
     backend_error: str | None = None  # Ray or the data could not start
     round_error: str | None = None  # the collector's rounds are failing (e.g. store unwritable)
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    ray_started: bool = False
+    workers: int = 0  # the collector's workers (idle and training)
+    workers_ready: int = 0  # of which this many have finished starting
+
+    @property
+    def progress(self) -> str | None:
+        """What is still starting, for a person; None once Ray and every worker are up."""
+        if self.backend_error:
+            return None
+        if not self.ray_started:
+            return "Starting Ray…"
+        if self.workers_ready < self.workers:
+            return f"Starting workers… {self.workers_ready} of {self.workers} ready"
+        return None
 
     @property
     def error(self) -> str | None:
@@ -553,6 +596,7 @@ class Collector:
         """Ray and the data, once; on failure the queued runs fail with the reason."""
         try:
             self.state.ray = ensure_ray(self.settings)
+            self.state.ray_started = True
             self._tend_pool()  # workers warm up (seconds each) while the data loads
             if self._data_ref is None:
                 self._data_ref = ray.put(load_mnist(self.data_dir))
@@ -573,10 +617,25 @@ class Collector:
         return self.settings.run_gpus if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
 
     def _new_worker(self, gpus: float) -> _Worker:
-        options: dict[str, Any] = {"num_cpus": self.settings.run_cpus, "max_concurrency": 4}
+        options: dict[str, Any] = {
+            "num_cpus": self.settings.cpus_per_run(),
+            "max_concurrency": 4,
+        }
         if gpus:
             options["num_gpus"] = gpus
-        return _Worker(RunWorker.options(**options).remote(), gpus, time.monotonic())
+        actor = RunWorker.options(**options).remote(self.settings.torch_threads())
+        return _Worker(actor, gpus, time.monotonic(), starting=actor.ready.remote())
+
+    def _count_workers(self) -> None:
+        """How many workers there are and how many have started (for ``state.progress``)."""
+        workers = [*self._idle, *(live.worker for live in self._live.values())]
+        starting = {w.starting: w for w in workers if w.starting is not None}
+        if starting:
+            done, _ = ray.wait(list(starting), num_returns=len(starting), timeout=0)
+            for ref in done:
+                starting[ref].starting = None
+        self.state.workers = len(workers)
+        self.state.workers_ready = sum(w.starting is None for w in workers)
 
     def _launch(self, run_id: int, config: TrainConfig) -> None:
         gpus = self._gpus_per_run()
@@ -600,6 +659,8 @@ class Collector:
                 self._idle.append(self._new_worker(gpus))
             for worker in self._idle:
                 worker.idle_since = now
+        if ray.is_initialized():
+            self._count_workers()
 
     def _drain_all(self) -> None:
         for live in self._live.values():

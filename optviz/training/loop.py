@@ -19,25 +19,33 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from optviz.optim import OPTIMIZERS
-from optviz.training.config import TrainConfig
+from optviz.training.config import EARLY_TEST_IMAGES, TrainConfig
 from optviz.training.data import Mnist, to_float
 from optviz.training.models import MODELS
 
 Status = Literal["done", "diverged", "cancelled", "failed"]
 EVAL_CHUNK = 2_000  # test images per forward pass: bounds memory on small GPUs
+# Iterations left out of the throughput: the first steps allocate buffers and the optimizer's
+# state, and on a GPU compile kernels; counted, they make the same model's samples/s depend on
+# how long the run was when it was read. A run shorter than twice this warms up for half its
+# iterations, so it still reports a throughput.
+WARMUP_ITERATIONS = 10
 
 
 @dataclass(frozen=True)
 class Metric:
     """One point of a curve. ``kind`` "train": mean minibatch loss over the last ``log_every``
-    iterations; "test": loss and accuracy on the test images."""
+    iterations; "test": loss and accuracy on the test images (an early one, before the first regular
+    evaluation, on the first ``EARLY_TEST_IMAGES`` of them)."""
 
     kind: Literal["train", "test"]
     iteration: int  # optimizer steps taken so far (t in the paper)
     epoch: float  # iteration / iterations per epoch
     loss: float
     accuracy: float | None = None  # test only, in [0, 1]
-    samples_per_s: float | None = None  # train only: throughput over the window, evals excluded
+    # train only: samples per second of training since the warm-up (WARMUP_ITERATIONS, or half
+    # of a shorter run), test evaluations excluded; None until the warm-up is over
+    samples_per_s: float | None = None
     elapsed_s: float = 0.0  # wall time since the run started
     emitted_at: float = 0.0  # time.time() in the worker, to measure delivery latency
 
@@ -137,14 +145,22 @@ def _train(
     total = config.total_iterations(n)
     eval_every = config.eval_interval(n)
 
+    early = config.early_iterations(n)
+    x_early, y_early = x_test[:EARLY_TEST_IMAGES], y_test[:EARLY_TEST_IMAGES]
+
     start = time.perf_counter()
     iteration = 0
     window_loss = torch.zeros((), device=device)  # summed on the device: no sync per batch
-    window_batches = window_samples = 0
-    window_train_s = 0.0  # training time in the window, evaluations excluded
+    window_batches = 0
+    # Throughput after warm-up: samples and training time (evaluations excluded) after the
+    # first `warmup` iterations, so first-step allocations and lazy set-up are not in it.
+    warmup = min(WARMUP_ITERATIONS, total // 2)
+    steady_samples = 0
+    steady_s = 0.0
 
-    def emit_test() -> bool:
-        loss, accuracy = evaluate(model, x_test, y_test)
+    def emit_test(quick: bool = False) -> bool:
+        images, labels = (x_early, y_early) if quick else (x_test, y_test)
+        loss, accuracy = evaluate(model, images, labels)
         if not math.isfinite(loss):
             return False
         on_metric(
@@ -163,7 +179,9 @@ def _train(
     def diverged(what: str) -> RunResult:
         return RunResult("diverged", device_note, iteration, f"{what} at iteration {iteration}")
 
-    if not emit_test():  # the curve starts where every optimizer starts: at the initial weights
+    # The curve starts where every optimizer starts: at the initial weights (a quick estimate,
+    # so the first point does not wait for a whole test set to go through a CNN).
+    if not emit_test(quick=True):
         return diverged("test loss is not finite")
     for _epoch in range(config.epochs):
         order = torch.randperm(n, generator=batches).to(device)  # (n,)
@@ -180,10 +198,13 @@ def _train(
             reached.iteration = iteration
             window_loss += loss.detach()
             window_batches += 1
-            window_samples += len(batch)
-            if iteration % config.log_every == 0 or b == per_epoch - 1:
+            report = iteration % config.log_every == 0 or b == per_epoch - 1 or iteration in early
+            if report:
                 mean_loss = window_loss.item() / window_batches  # syncs the device
-                window_train_s += time.perf_counter() - tick
+            if iteration > warmup:
+                steady_samples += len(batch)
+                steady_s += time.perf_counter() - tick
+            if report:
                 if not math.isfinite(mean_loss):
                     return diverged("training loss became non-finite")
                 on_metric(
@@ -192,17 +213,15 @@ def _train(
                         iteration,
                         iteration / per_epoch,
                         mean_loss,
-                        samples_per_s=window_samples / max(window_train_s, 1e-9),
+                        samples_per_s=steady_samples / steady_s if steady_s > 0 else None,
                         elapsed_s=time.perf_counter() - start,
                         emitted_at=time.time(),
                     )
                 )
                 window_loss.zero_()
-                window_batches = window_samples = 0
-                window_train_s = 0.0
-            else:
-                window_train_s += time.perf_counter() - tick
-            if (iteration % eval_every == 0 or iteration == total) and not emit_test():
+                window_batches = 0
+            regular = iteration % eval_every == 0 or iteration == total
+            if (regular or iteration in early) and not emit_test(quick=not regular):
                 return diverged("test loss became non-finite")
         if iteration % eval_every != 0 and iteration != total and not emit_test():
             return diverged("test loss became non-finite")  # at least one evaluation per epoch

@@ -26,15 +26,18 @@ class RunPoints:
 
     last_id: int
     train_iteration: np.ndarray  # (P,)
+    train_epoch: np.ndarray  # (P,)
+    train_elapsed: np.ndarray  # (P,) seconds since the run started
     train_loss: np.ndarray  # (P,)
     test_iteration: np.ndarray  # (Q,)
     test_epoch: np.ndarray  # (Q,)
+    test_elapsed: np.ndarray  # (Q,)
     test_accuracy: np.ndarray  # (Q,)
 
     @classmethod
     def empty(cls) -> RunPoints:
         none = np.empty(0)
-        return cls(0, none, none, none, none, none)
+        return cls(0, *[none] * 8)
 
     @property
     def nbytes(self) -> int:
@@ -42,9 +45,12 @@ class RunPoints:
             a.nbytes
             for a in (
                 self.train_iteration,
+                self.train_epoch,
+                self.train_elapsed,
                 self.train_loss,
                 self.test_iteration,
                 self.test_epoch,
+                self.test_elapsed,
                 self.test_accuracy,
             )
         )
@@ -62,20 +68,26 @@ class RunPoints:
         return RunPoints(
             last_id=max(self.last_id, rows[-1].id),
             train_iteration=grow(self.train_iteration, [r.iteration for r in train]),
+            train_epoch=grow(self.train_epoch, [r.epoch for r in train]),
+            train_elapsed=grow(self.train_elapsed, [r.elapsed_s for r in train]),
             train_loss=grow(self.train_loss, [r.loss for r in train]),
             test_iteration=grow(self.test_iteration, [r.iteration for r in test]),
             test_epoch=grow(self.test_epoch, [r.epoch for r in test]),
+            test_elapsed=grow(self.test_elapsed, [r.elapsed_s for r in test]),
             test_accuracy=grow(
                 self.test_accuracy, [np.nan if r.accuracy is None else r.accuracy for r in test]
             ),
         )
 
-    def loss(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.train_iteration, self.train_loss
+    def loss(self, x: str = "iteration") -> tuple[np.ndarray, np.ndarray]:
+        """Training loss against ``x``: "iteration", "epoch" or "seconds" (since the start)."""
+        by = {"epoch": self.train_epoch, "seconds": self.train_elapsed}
+        return by.get(x, self.train_iteration), self.train_loss
 
-    def accuracy(self, x: str) -> tuple[np.ndarray, np.ndarray]:
-        """Test accuracy against ``x``: "epoch" or "iteration"."""
-        return (self.test_epoch if x == "epoch" else self.test_iteration), self.test_accuracy
+    def accuracy(self, x: str = "iteration") -> tuple[np.ndarray, np.ndarray]:
+        """Test accuracy against ``x``: "iteration", "epoch" or "seconds" (since the start)."""
+        by = {"epoch": self.test_epoch, "seconds": self.test_elapsed}
+        return by.get(x, self.test_iteration), self.test_accuracy
 
 
 class PointCache:

@@ -4,13 +4,15 @@ recorded, and the history outlives the collector."""
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 from collections.abc import Callable
 
 import pytest
+import ray
 
-from optviz.training.cluster import Collector, submit_group
+from optviz.training.cluster import Collector, available_cpus, submit_group
 from optviz.training.config import TrainConfig
 from optviz.training.data import Mnist
 from optviz.training.store import RunStore
@@ -185,3 +187,56 @@ def test_warm_up_prepares_one_worker_per_concurrent_run(
     assert {finished(collector.store, i) for i in (first, second)} == {"done"}
     # The collector records a run as done, then hands its worker back: wait for the hand-back.
     wait_until(lambda: collector.warm_workers == 2)
+
+
+def test_a_local_ray_sees_the_real_cpus_and_concurrent_runs_share_them(
+    make_collector: MakeCollector,
+) -> None:
+    # Ray is told the CPUs this process may use, not a count inflated to fit the runs.
+    assert ray.cluster_resources()["CPU"] == available_cpus()
+    collector = make_collector(max_concurrent_runs=4)
+    per_run = collector.settings.cpus_per_run()
+    assert per_run == available_cpus() / 4  # fractional: all four still fit at once
+    collector.warm_up()
+    progress: list[str | None] = []
+
+    def all_ready() -> bool:
+        progress.append(collector.state.progress)
+        return collector.state.workers == collector.state.workers_ready == 4
+
+    wait_until(all_ready, timeout=120)
+    # While they started, the page had something to say; once they are up, nothing.
+    assert any(p and p.startswith("Starting workers…") for p in progress), progress
+    assert collector.state.progress is None
+    threads = {ray.get(worker.actor.ready.remote())["torch_threads"] for worker in collector._idle}
+    assert threads == {max(1, math.floor(per_run))}
+
+
+def test_one_run_at_a_time_gets_every_cpu_as_torch_threads(make_collector: MakeCollector) -> None:
+    collector = make_collector(max_concurrent_runs=1)
+    assert collector.settings.torch_threads() == available_cpus()
+    collector.warm_up()
+    wait_until(lambda: collector.state.workers == collector.state.workers_ready == 1)
+    (worker,) = collector._idle
+    assert ray.get(worker.actor.ready.remote())["torch_threads"] == available_cpus()
+
+
+FIRST_POINT_WITHIN_S = 3.0
+
+
+def test_a_warm_worker_stores_the_first_point_within_3_s_of_start(
+    make_collector: MakeCollector, small_mnist: Mnist
+) -> None:
+    collector = make_collector(max_concurrent_runs=1)
+    collector.warm_up()
+    wait_until(lambda: collector.state.workers == collector.state.workers_ready == 1)
+    config = TrainConfig(**{**LONG.to_dict(), "model": "cnn"})  # the slowest to evaluate
+    (run_id,) = submit(collector, small_mnist, config)
+    store = collector.store
+    first = wait_until(lambda: store.metrics([run_id])[:1])
+    run = store.run(run_id)
+    assert run is not None
+    seen_after_s = first[0].stored_at - run.created_at  # type: ignore[index]
+    store.request_cancel(run_id)
+    assert finished(store, run_id) == "cancelled"
+    assert seen_after_s <= FIRST_POINT_WITHIN_S, f"first point stored {seen_after_s:.1f} s after"

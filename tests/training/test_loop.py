@@ -11,9 +11,10 @@ import torch
 import toy_optimizer
 
 from optviz.optim import OPTIMIZERS
-from optviz.training.config import TrainConfig
+from optviz.training import loop
+from optviz.training.config import TrainConfig, log_spaced
 from optviz.training.data import Mnist
-from optviz.training.loop import Metric, train
+from optviz.training.loop import WARMUP_ITERATIONS, Metric, train
 from training.support import QUICK
 
 
@@ -32,7 +33,10 @@ def test_a_short_training_on_real_digits_reduces_the_loss(small_mnist: Mnist) ->
     assert tests[-1].accuracy > 0.5 > tests[0].accuracy  # from chance (10 %) to most digits
     trains = [m for m in metrics if m.kind == "train"]
     assert trains[-1].loss < trains[0].loss
-    assert all(m.samples_per_s and m.samples_per_s > 0 for m in trains)
+    # Throughput is measured after the warm-up only: none before it, a positive one after.
+    assert all(m.samples_per_s is None for m in trains if m.iteration <= WARMUP_ITERATIONS)
+    steady = [m for m in trains if m.iteration > WARMUP_ITERATIONS]
+    assert steady and all(m.samples_per_s and m.samples_per_s > 0 for m in steady)
 
 
 @pytest.mark.parametrize("key", [*OPTIMIZERS, toy_optimizer.KEY])
@@ -65,8 +69,38 @@ def test_evaluation_happens_at_least_every_epoch(small_mnist: Mnist) -> None:
     config = TrainConfig(**{**QUICK.to_dict(), "epochs": 3, "eval_every": 1000})
     _, metrics = run(config, small_mnist)
     per_epoch = config.iterations_per_epoch(len(small_mnist.train_labels))
+    assert per_epoch == 20
     evaluated = [m.iteration for m in metrics if m.kind == "test"]
-    assert evaluated == [0, per_epoch, 2 * per_epoch, 3 * per_epoch]
+    assert evaluated == [0, 1, 2, 5, 10, per_epoch, 2 * per_epoch, 3 * per_epoch]
+
+
+def test_early_evaluations_are_log_spaced_then_regular_on_a_few_test_images(
+    small_mnist: Mnist, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(loop, "EARLY_TEST_IMAGES", 100)  # small_mnist has only 500 test images
+    config = TrainConfig(
+        **{**QUICK.to_dict(), "model": "cnn", "train_subset": 2_000, "batch_size": 10}
+    )
+    config = TrainConfig(**{**config.to_dict(), "eval_every": 150})
+    assert config.total_iterations(2_000) == 200
+    _, metrics = run(config, small_mnist)
+    tests = [m for m in metrics if m.kind == "test"]
+    # 1, 2, 5, … until the first regular evaluation (150), then every 150 and at the end.
+    assert [m.iteration for m in tests] == [0, 1, 2, 5, 10, 20, 50, 100, 150, 200]
+    # The early ones are on the first 100 test images (accuracy in whole percent); the regular
+    # ones on all 500 (in steps of 0.2 %).
+    early, regular = tests[:8], tests[8:]
+    assert all(round(m.accuracy * 100, 6) == round(m.accuracy * 100) for m in early)
+    assert not all(round(m.accuracy * 100, 6) == round(m.accuracy * 100) for m in regular)
+    # Training loss is reported at the early iterations too, so the loss curve starts at once.
+    trains = [m.iteration for m in metrics if m.kind == "train"]
+    assert trains[:5] == [1, 2, 5, 10, 15]
+
+
+def test_log_spaced_iterations() -> None:
+    assert log_spaced(1) == []
+    assert log_spaced(11) == [1, 2, 5, 10]
+    assert log_spaced(1001) == [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]
 
 
 def test_a_huge_learning_rate_ends_diverged_with_a_finite_curve(small_mnist: Mnist) -> None:
@@ -117,8 +151,9 @@ def test_a_run_that_fails_mid_way_reports_the_iteration_it_reached(small_mnist: 
     result, metrics = run(QUICK, small_mnist, should_stop=fails_before_step_8)
     assert (result.status, result.error) == ("failed", "RuntimeError: the GPU fell off the bus")
     assert result.iterations == steps_before_failure
-    # The count is the loop's own, not the last logged point's (training logs every 5 steps).
-    assert [m.iteration for m in metrics if m.kind == "train"] == [5]
+    # The count is the loop's own, not the last logged point's (training logs every 5 steps, and
+    # at the early evaluations before the first regular one: here QUICK's 1).
+    assert [m.iteration for m in metrics if m.kind == "train"] == [1, 5]
 
 
 def test_an_invalid_config_fails_with_a_readable_message(small_mnist: Mnist) -> None:

@@ -103,8 +103,8 @@ def test_a_link_prefills_the_widgets_but_never_starts_a_run(db: Path) -> None:
 def test_a_bad_link_falls_back_to_the_defaults_with_a_warning(db: Path) -> None:
     app = page({"model": "resnet", "optimizers": "adam,shampoo"})
     warnings = [element.value for element in app.warning]
-    assert any("Unknown model 'resnet'" in w for w in warnings)
-    assert any("Unknown optimizers ['shampoo']" in w for w in warnings)
+    assert any("`model`: unknown model 'resnet'" in w for w in warnings)
+    assert any("`optimizers`: unknown optimizer shampoo" in w for w in warnings)
     assert app.selectbox(key="mnist_model").value == "logreg"
     assert RunStore(db).runs() == []
 
@@ -154,3 +154,78 @@ def test_a_newly_registered_optimizer_is_offered_with_its_paper_settings(
     assert not app.exception
     assert toy_optimizer.SPEC.label in app.multiselect(key="mnist_optimizers").options
     assert app.select_slider(key=f"mnist_hp_{toy_optimizer.KEY}_lr").value == 1e-4
+
+
+def test_every_setting_comes_from_the_link_and_goes_back_into_it(db: Path) -> None:
+    query = {
+        "model": "cnn",
+        "optimizers": "sgd,adam",
+        "adam.lr": "0.01",
+        "epochs": "2",
+        "batch": "64",
+        "images": "1000",
+        "seeds": "2",
+        "device": "cpu",
+        "dropout": "0.2",
+        "x": "seconds",
+    }
+    app = page(query)
+    assert not app.exception and list(app.warning) == []
+    assert app.selectbox(key="mnist_model").value == "cnn"
+    assert app.multiselect(key="mnist_optimizers").value == ["sgd", "adam"]
+    assert app.select_slider(key="mnist_hp_adam_lr").value == 0.01
+    assert app.select_slider(key="mnist_hp_sgd_lr").value == 0.1  # the paper's, not in the link
+    assert [app.number_input(key=k).value for k in ("mnist_epochs", "mnist_batch_size")] == [2, 64]
+    assert app.number_input(key="mnist_subset").value == 1000
+    assert app.number_input(key="mnist_repeats").value == 2
+    assert app.selectbox(key="mnist_device").value == "cpu"
+    assert app.slider(key="mnist_dropout").value == 0.2
+    assert app.radio(key="mnist_x").value == "seconds"
+    assert dict(app.query_params) == query  # written back as it came
+
+    app.number_input(key="mnist_epochs").set_value(4).run()
+    app.select_slider(key="mnist_hp_adam_lr").set_value(0.001).run()  # back to the paper's
+    assert app.query_params["epochs"] == "4"
+    assert "adam.lr" not in app.query_params
+    assert RunStore(db).runs() == []
+
+
+def test_the_runs_are_drawn_above_the_settings_with_elapsed_time_and_eta(db: Path) -> None:
+    app = page({"optimizers": "adam", "epochs": "1", "images": "1000"})
+    app.button(key="mnist_start").click().run()
+    store = RunStore(db)
+    wait_until(lambda: not any(r.active for r in store.runs()), timeout=120)
+    app.run()
+    assert not app.exception
+    # The runs (their heading, charts and table) come before the settings' first widget.
+    in_order = list(app.main)  # every element, depth first, as the page shows them
+    (heading,) = app.subheader
+    assert heading.value == "Runs"
+
+    def at(element: object) -> int:
+        return next(i for i, node in enumerate(in_order) if node is element)
+
+    settings_at = at(app.selectbox(key="mnist_model"))
+    assert at(heading) < at(app.dataframe[0]) < settings_at
+    assert at(app.get("plotly_chart")[0]) < settings_at
+    table = app.dataframe[0].value
+    assert list(table["Status"]) == ["done"]
+    (run,) = store.runs()
+    assert run.started_at is not None and run.finished_at is not None
+    minutes, seconds = divmod(round(run.finished_at - run.started_at), 60)
+    assert list(table["Elapsed"]) == [f"{minutes}:{seconds:02d}"]
+    assert list(table["ETA"]) == [""]  # nothing left
+    assert table["Samples/s"][0] > 0
+
+
+def test_while_workers_start_the_page_says_so(db: Path) -> None:
+    app = page()
+    collector = cluster.get_collector()
+    # A fresh collector: its workers take seconds to start, and the page says how far they got.
+    infos = [element.value for element in app.info]
+    assert collector.state.progress is None or any(
+        info.startswith(("Starting Ray…", "Starting workers…")) for info in infos
+    ), infos
+    wait_until(lambda: collector.state.progress is None, timeout=120)
+    app.run()
+    assert not any(info.startswith("Starting") for info in (e.value for e in app.info))
