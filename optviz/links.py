@@ -21,7 +21,7 @@ Live MNIST (all optional; a link only fills the widgets, it never starts a run):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,23 +122,15 @@ def from_query(params: Mapping[str, str]) -> tuple[ExplorerState, list[str]]:
                     raise ValueError(f"must be between 0 and {MAX_NOISE:g}")
                 values["sigma"] = sigma
             elif name == "opt":
-                keys = tuple(dict.fromkeys(k for k in raw.split(",") if k))
-                unknown = [k for k in keys if k not in OPTIMIZERS]
-                if unknown or not keys:
-                    raise ValueError(f"unknown optimizer {', '.join(unknown) or '(none)'}")
-                values["optimizers"] = keys
+                values["optimizers"] = _optimizers(raw)
             elif name == "view":
-                if raw not in VIEWS:
-                    raise ValueError(f"must be one of {', '.join(VIEWS)}")
-                values["view"] = raw
+                values["view"] = _choice(raw, VIEWS)
             elif name == "3d":
                 if raw not in ("true", "false"):
                     raise ValueError("must be true or false")
                 values["show_3d"] = raw == "true"
             elif name == "tab":
-                if raw not in TABS:
-                    raise ValueError(f"must be one of {', '.join(TABS)}")
-                values["tab"] = raw
+                values["tab"] = _choice(raw, TABS)
             elif "." in name:
                 key, hp_name = name.split(".", 1)
                 values.setdefault("hparams", {}).setdefault(key, {})[hp_name] = _hparam(
@@ -237,11 +229,7 @@ def mnist_from_query(params: Mapping[str, str]) -> tuple[MnistState, list[str]]:
                     raise ValueError(f"unknown model {raw!r}; choose one of {', '.join(MODELS)}")
                 values["model"] = raw
             elif name == "optimizers":
-                keys = tuple(dict.fromkeys(k.strip() for k in raw.split(",") if k.strip()))
-                unknown = [k for k in keys if k not in OPTIMIZERS]
-                if unknown or not keys:
-                    raise ValueError(f"unknown optimizer {', '.join(unknown) or '(none)'}")
-                values["optimizers"] = keys
+                values["optimizers"] = _optimizers(raw)
             elif name == "epochs":
                 values["epochs"] = _integer(raw, 1, MAX_EPOCHS)
             elif name == "batch":
@@ -251,18 +239,14 @@ def mnist_from_query(params: Mapping[str, str]) -> tuple[MnistState, list[str]]:
             elif name == "seeds":
                 values["seeds"] = _integer(raw, 1, MAX_RUNS_PER_CLICK)
             elif name == "device":
-                if raw not in DEVICES:
-                    raise ValueError(f"must be one of {', '.join(DEVICES)}")
-                values["device"] = raw
+                values["device"] = _choice(raw, DEVICES)
             elif name == "dropout":
                 dropout = _finite(raw)
                 if not 0 <= dropout <= MAX_DROPOUT:
                     raise ValueError(f"must be between 0 and {MAX_DROPOUT:g}")
                 values["dropout"] = dropout
             elif name == "x":
-                if raw not in MNIST_X_AXES:
-                    raise ValueError(f"must be one of {', '.join(MNIST_X_AXES)}")
-                values["x"] = raw
+                values["x"] = _choice(raw, MNIST_X_AXES)
             elif "." in name:
                 key, hp_name = name.split(".", 1)
                 values.setdefault("hparams", {}).setdefault(key, {})[hp_name] = _hparam(
@@ -294,6 +278,21 @@ def _finite(raw: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{raw!r} is not a finite number")
     return value
+
+
+def _optimizers(raw: str) -> tuple[str, ...]:
+    """A comma-separated list of registry keys, each once, in order; at least one."""
+    keys = tuple(dict.fromkeys(k.strip() for k in raw.split(",") if k.strip()))
+    unknown = [k for k in keys if k not in OPTIMIZERS]
+    if unknown or not keys:
+        raise ValueError(f"unknown optimizer {', '.join(unknown) or '(none)'}")
+    return keys
+
+
+def _choice(raw: str, options: Sequence[str]) -> str:
+    if raw not in options:
+        raise ValueError(f"must be one of {', '.join(options)}")
+    return raw
 
 
 def _integer(raw: str, low: int, high: int) -> int:
