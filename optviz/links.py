@@ -117,10 +117,7 @@ def from_query(params: Mapping[str, str]) -> tuple[ExplorerState, list[str]]:
             elif name == "seed":
                 values["seed"] = _integer(raw, 0, MAX_SEED)
             elif name == "sigma":
-                sigma = _finite(raw)
-                if not 0 <= sigma <= MAX_NOISE:
-                    raise ValueError(f"must be between 0 and {MAX_NOISE:g}")
-                values["sigma"] = sigma
+                values["sigma"] = _between_0_and(raw, MAX_NOISE)
             elif name == "opt":
                 values["optimizers"] = _optimizers(raw)
             elif name == "view":
@@ -241,10 +238,7 @@ def mnist_from_query(params: Mapping[str, str]) -> tuple[MnistState, list[str]]:
             elif name == "device":
                 values["device"] = _choice(raw, DEVICES)
             elif name == "dropout":
-                dropout = _finite(raw)
-                if not 0 <= dropout <= MAX_DROPOUT:
-                    raise ValueError(f"must be between 0 and {MAX_DROPOUT:g}")
-                values["dropout"] = dropout
+                values["dropout"] = _between_0_and(raw, MAX_DROPOUT)
             elif name == "x":
                 values["x"] = _choice(raw, MNIST_X_AXES)
             elif "." in name:
@@ -293,6 +287,13 @@ def _choice(raw: str, options: Sequence[str]) -> str:
     if raw not in options:
         raise ValueError(f"must be one of {', '.join(options)}")
     return raw
+
+
+def _between_0_and(raw: str, high: float) -> float:
+    value = _finite(raw)
+    if not 0 <= value <= high:
+        raise ValueError(f"must be between 0 and {high:g}")
+    return value
 
 
 def _integer(raw: str, low: int, high: int) -> int:
