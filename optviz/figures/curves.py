@@ -4,7 +4,7 @@ or side by side in one figure (``progress_figure``, the explorer's: one chart to
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -29,17 +29,21 @@ if TYPE_CHECKING:  # builders take results; they never run the engine
 NO_MINIMUM_MESSAGE = "this surface has no minimum to measure distance to"
 
 
-def _curve_figure(
-    result: Trajectories, series: Sequence[np.ndarray], title: str, y_title: str
-) -> go.Figure:
-    """One log-y line per run against the step, ending in × where the run diverged.
+@dataclass(frozen=True)
+class _Curves:
+    """One chart's worth of curves: ``series[k]`` is run k's positive values for steps 0 … T."""
 
-    ``series[k]`` is run k's positive values for steps 0 … T; a diverged run is cut at its last
-    good point, since the engine only holds it there afterwards.
-    """
+    series: list[np.ndarray]
+    title: str
+    y_title: str
+
+
+def _curve_traces(result: Trajectories, curves: _Curves) -> list[dict]:
+    """One log-y line per run against the step, ending in × where the run diverged (cut at
+    its last good point: the engine only holds it there afterwards)."""
     names = run_names(result)
     traces = []
-    for k, values in enumerate(series):
+    for k, values in enumerate(curves.series):
         last = last_good(result, k)
         traces.append(
             {
@@ -56,24 +60,31 @@ def _curve_figure(
         note = divergence_note(result, k, names[k])
         if note is not None:
             traces.append(diverged_trace(last, values[last], run_color(result, k), names[k], note))
+    return traces
+
+
+def _curve_axes(result: Trajectories, curves: _Curves) -> tuple[dict, dict]:
+    drawn = [values[: last_good(result, k) + 1] for k, values in enumerate(curves.series)]
+    return {"title": {"text": "step t"}}, {"title": {"text": curves.y_title}} | log_axis(drawn)
+
+
+def _curve_figure(result: Trajectories, curves: _Curves) -> go.Figure:
+    xaxis, yaxis = _curve_axes(result, curves)
     layout = base_layout(
-        title,
-        legend_rows=math.ceil(len(series) / 4),  # four names fit a row of a half-width column
-        xaxis={"title": {"text": "step t"}},
-        yaxis={"title": {"text": y_title}}
-        | log_axis([values[: last_good(result, k) + 1] for k, values in enumerate(series)]),
+        curves.title,
+        legend_rows=math.ceil(len(curves.series) / 4),  # four names fit a half-width column
+        xaxis=xaxis,
+        yaxis=yaxis,
         hovermode="x unified",
     )
-    return go.Figure(traces, layout)  # one validation pass (see the layout module)
+    return go.Figure(_curve_traces(result, curves), layout)  # one validation pass
 
 
-def loss_figure(result: Trajectories) -> go.Figure:
-    """f(θ_t) − f* against the step, log y, one line per run.
-
-    f may be negative (Styblinski–Tang) or unbounded (the saddle), so the gap to the optimum is
-    plotted; when f* is unknown, the gap to the lowest value any run reached, which the axis
-    title says. A tiny floor keeps runs that hit the optimum exactly on the log axis.
-    """
+def _loss_curves(result: Trajectories) -> _Curves:
+    """f(θ_t) − f*: f may be negative (Styblinski–Tang) or unbounded (the saddle), so the gap to
+    the optimum is plotted; when f* is unknown, the gap to the lowest value any run reached,
+    which the axis title says. A tiny floor keeps runs that hit the optimum exactly on the log
+    axis."""
     surface = result.surface
     losses = result.losses[:, 0]  # (K, T + 1)
     drawn = np.concatenate([losses[k, : last_good(result, k) + 1] for k in range(len(losses))])
@@ -83,53 +94,62 @@ def loss_figure(result: Trajectories) -> go.Figure:
         reference, y_title = float(drawn.min()), "f(θ_t) − lowest f reached (f* unknown)"
     floor = 1e-12 * max(1.0, float(np.abs(drawn).max()))
     gaps = [positive_for_log(losses[k] - reference, floor) for k in range(len(losses))]
-    return _curve_figure(result, gaps, f"Loss on {surface.label}", y_title)
+    return _Curves(gaps, f"Loss on {surface.label}", y_title)
 
 
-def distance_figure(result: Trajectories) -> go.Figure:
-    """Distance from θ_t to the nearest global minimum, log y; a note if there is none."""
+def _distance_curves(result: Trajectories) -> _Curves:
+    """‖θ_t − θ*‖ to the nearest global minimum (the surface has at least one)."""
     surface = result.surface
-    title = f"Distance to the minimum on {surface.label}"
-    if not surface.minima:
-        return go.Figure(layout=base_layout(title, **message(NO_MINIMUM_MESSAGE)))
     minima = np.asarray(surface.minima, dtype=np.float64)  # (M, 2)
     paths = result.paths[:, 0]  # (K, T + 1, 2)
     gaps = np.linalg.norm(paths[:, :, None, :] - minima, axis=-1).min(axis=-1)  # (K, T + 1)
     x_min, x_max, y_min, y_max = surface.bounds
     floor = 1e-12 * max(x_max - x_min, y_max - y_min)
-    distances = [positive_for_log(gap, floor) for gap in gaps]
-    return _curve_figure(result, distances, title, "‖θ_t − θ*‖ (nearest global minimum)")
+    return _Curves(
+        [positive_for_log(gap, floor) for gap in gaps],
+        f"Distance to the minimum on {surface.label}",
+        "‖θ_t − θ*‖ (nearest global minimum)",
+    )
+
+
+def loss_figure(result: Trajectories) -> go.Figure:
+    """f(θ_t) − f* against the step, log y, one line per run (see ``_loss_curves``)."""
+    return _curve_figure(result, _loss_curves(result))
+
+
+def distance_figure(result: Trajectories) -> go.Figure:
+    """Distance from θ_t to the nearest global minimum, log y; a note if there is none."""
+    if not result.surface.minima:
+        title = f"Distance to the minimum on {result.surface.label}"
+        return go.Figure(layout=base_layout(title, **message(NO_MINIMUM_MESSAGE)))
+    return _curve_figure(result, _distance_curves(result))
 
 
 def progress_figure(result: Trajectories) -> go.Figure:
     """The loss and the distance to the minimum in two panels of one figure, with one legend:
     the browser lays out and draws one chart on every rerun instead of two. A surface without a
     minimum gets the loss alone."""
-    loss = loss_figure(result)
     if not result.surface.minima:
-        return loss
-    panels = (loss, distance_figure(result))
-    layout = subplots_layout(
-        1, 2, [panel.layout.title.text for panel in panels], horizontal_spacing=0.1
-    )
-    names = run_names(result)
+        return loss_figure(result)
+    panels = (_loss_curves(result), _distance_curves(result))
+    layout = subplots_layout(1, 2, [curves.title for curves in panels], horizontal_spacing=0.1)
     layout |= base_layout(
         None,
-        legend_rows=math.ceil(len(names) / 8),  # eight names fit a row of the page's width
+        legend_rows=math.ceil(len(result.runs) / 8),  # eight names fit a row of the page's width
         height=PROGRESS_HEIGHT,
         hovermode="x unified",
         annotations=[a | {"font": {"size": 14}} for a in layout["annotations"]],
     )
     layout["margin"]["t"] += TITLES  # the panels' titles, under the legend
     traces = []
-    for p, panel in enumerate(panels):
+    for p, curves in enumerate(panels):
         x_key, y_key = axis_keys(p)
-        layout[x_key] |= panel.layout.xaxis.to_plotly_json()
-        layout[y_key] |= panel.layout.yaxis.to_plotly_json()
-        for trace in panel.data:
-            legend = {} if p == 0 else {"showlegend": False}  # one entry for both panels
-            traces.append(trace.to_plotly_json() | panel_axes(p) | legend)
-    return go.Figure(traces, layout)
+        xaxis, yaxis = _curve_axes(result, curves)
+        layout[x_key] |= xaxis
+        layout[y_key] |= yaxis
+        legend = {} if p == 0 else {"showlegend": False}  # one entry for both panels
+        traces += [trace | panel_axes(p) | legend for trace in _curve_traces(result, curves)]
+    return go.Figure(traces, layout)  # one validation pass
 
 
 TITLES, PROGRESS_HEIGHT = 30, 480  # px: the panels' titles, and the whole figure
