@@ -596,8 +596,10 @@ class Collector:
         """Ray and the data, once; on failure the queued runs fail with the reason."""
         try:
             self.state.ray = ensure_ray(self.settings)
-            self.state.ray_started = True
             self._tend_pool()  # workers warm up (seconds each) while the data loads
+            # Only now, with the workers counted: the page's note goes from "Starting Ray…"
+            # straight to "Starting workers…", never through a moment with nothing starting.
+            self.state.ray_started = True
             if self._data_ref is None:
                 self._data_ref = ray.put(load_mnist(self.data_dir))
             self.state.backend_error = None

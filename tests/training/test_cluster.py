@@ -240,3 +240,27 @@ def test_a_warm_worker_stores_the_first_point_within_3_s_of_start(
     store.request_cancel(run_id)
     assert finished(store, run_id) == "cancelled"
     assert seen_after_s <= FIRST_POINT_WITHIN_S, f"first point stored {seen_after_s:.1f} s after"
+
+
+def test_the_startup_note_never_lapses_between_ray_and_its_workers(tmp_path, monkeypatch) -> None:
+    """The page's note goes from "Starting Ray…" straight to "Starting workers…": the collector
+    says Ray is up only once it has asked for the workers (here Ray and the data are faked: what
+    is under test is the order of the collector's state changes)."""
+    from optviz.training import cluster
+
+    collector = Collector(RunStore(tmp_path / "runs.db"))
+    seen = []
+
+    def tend_pool() -> None:  # Ray is up; the pool asks for two workers
+        seen.append(collector.state.progress)
+        collector.state.workers = 2
+        seen.append(collector.state.progress)
+
+    monkeypatch.setattr(cluster, "ensure_ray", lambda settings: "Ray local: faked")
+    monkeypatch.setattr(cluster, "load_mnist", lambda data_dir: None)
+    monkeypatch.setattr(cluster.ray, "put", lambda value: "data")
+    monkeypatch.setattr(collector, "_tend_pool", tend_pool)
+    assert collector._connect([])
+    seen.append(collector.state.progress)
+    # Never None (nothing starting) on the way: the page would drop its note for that moment.
+    assert seen == ["Starting Ray…", "Starting Ray…", "Starting workers… 0 of 2 ready"]
