@@ -109,7 +109,7 @@ _HOOK_JS = """
   }
 })();
 """
-_CHART_JS = "document.querySelector('[data-testid=\"stPlotlyChart\"] .js-plotly-plot')"
+_CHART_JS = "document.querySelector('.js-plotly-plot')"  # the first in the page: the race
 # The first chart's first draw, in ms from navigation start.
 _FIRST_DRAWN_JS = f"""
 () => {{
@@ -141,7 +141,7 @@ _STATE_JS = f"""
     url: location.href,
     script: app && app.getAttribute("data-test-script-state"),
     connection: app && app.getAttribute("data-test-connection-state"),
-    charts: document.querySelectorAll('[data-testid="stPlotlyChart"]').length,
+    charts: document.querySelectorAll('.js-plotly-plot').length,
     first_chart_draws: gd && gd.__afterplots ? gd.__afterplots.length : 0,
     spinners: [...document.querySelectorAll('[data-testid="stSpinner"]')]
       .map((s) => s.innerText.trim()),

@@ -19,7 +19,6 @@ Run: ``python benchmarks/bench_explorer.py [--repeats N]``.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -128,8 +127,8 @@ def main() -> None:
             f"animation payload, 4 optimizers × 500 steps, {view}: {size / 1e6:.2f} MB = "
             f"{size / 1.5e6:.2f} × the 1.5 MB goal"
         )
-    page_figure = json.loads(at.get("plotly_chart")[0].proto.spec)
-    print(f"default view's main figure as sent: {len(json.dumps(page_figure)) / 1e6:.2f} MB")
+    (race,) = [c for c in at.get("bidi_component") if c.proto.component_name == "optviz_race"]
+    print(f"default view's race figure as sent: {len(race.proto.bytes) / 1e6:.2f} MB")
     figure_costs(simulate(surface, runs, surface.start, 300), repeats)
 
 

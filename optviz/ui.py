@@ -1,5 +1,5 @@
 """optviz's own Streamlit widgets: hyperparameter inputs built from the ``OPTIMIZERS`` registry
-(both pages), and the race player under the explorer's race chart.
+(both pages), and the explorer's charts: the race chart with its player, and the others.
 
 Sliders are ``select_slider``s over each hyperparameter's grid (``HyperParam.options``), so arrow
 keys step through values a person would type (1e-3, 2e-3, 5e-3 … for rates; 0.9, 0.99, 0.999 …
@@ -8,8 +8,11 @@ for decays) instead of crawling through a linear range.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -64,30 +67,59 @@ def hyperparameter_inputs(spec: OptimizerSpec, *, key_prefix: str) -> dict[str, 
     return values
 
 
-# The race player (optviz/figures/race_player.js) as a component: the script defines the player,
-# and the component's entry point builds it once per mounted element, then hands it each race.
-_RACE_PLAYER = st.components.v2.component(
-    "optviz_race_player",
-    js=figures.race.PLAYER_JS
-    + """
-export default function ({ parentElement, data }) {
-  parentElement.optvizLoad ??= optvizRacePlayer(parentElement, optvizRaceChart);
-  parentElement.optvizLoad(data.id, data.steps, data.seconds);
-}
-""",
-    # In the page's DOM (its styles are scoped by class), where tests find it like the chart.
-    isolate_styles=False,
+# plotly.js as Streamlit's own charts load it: their module among Streamlit's static files, named
+# relative to Streamlit's entry module (charts.js imports it from there).
+(_PLOTLY_MODULE,) = (Path(st.__file__).parent / "static" / "static" / "js").glob("PlotlyChart.*.js")
+_CHARTS_JS = (Path(figures.__file__).parent / "charts.js").read_text(encoding="utf-8")
+
+
+def _chart_component(name: str, js: str, build: str) -> Any:
+    """A component whose entry point builds its view once per mounted element (``build``, a JS
+    expression of ``parentElement``), then hands it each new figure."""
+    entry = f"""
+export default function ({{ parentElement, data }}) {{
+  parentElement.optvizUpdate ??= {build};
+  parentElement.optvizUpdate(optvizChartData(data));
+}}
+"""
+    # In the page's DOM (their styles are scoped by class), where tests find them like any chart.
+    return st.components.v2.component(name, js=js + entry, isolate_styles=False)
+
+
+_CHART_VIEW = _chart_component(
+    "optviz_chart",
+    _CHARTS_JS,
+    "optvizChart(parentElement.appendChild(document.createElement('div')))",
+)
+_RACE_VIEW = _chart_component(
+    "optviz_race", figures.race.PLAYER_JS + _CHARTS_JS, "optvizRaceView(parentElement)"
 )
 
 
-def race_player(result: Trajectories, *, key: str) -> None:
-    """▶ Play / ❚❚ Pause, the step scrubber and its readout, under the race chart of ``result``
-    (drawn by ``figures.race_figure``); the animation runs in the browser."""
-    _RACE_PLAYER(
-        key=key,
-        data={
-            "id": figures.race.race_id(result),
-            "steps": result.steps,
-            "seconds": figures.race.play_seconds(result.steps),
-        },
+def _chart_data(figure_json: str, **fields: Any) -> bytes:
+    """One JSON document with ``figure_json`` spliced in as it is (see charts.js)."""
+    header = {
+        "figure_id": hashlib.blake2b(figure_json.encode(), digest_size=8).hexdigest(),
+        "plotly": f"./{_PLOTLY_MODULE.name}",
+        **fields,
+    }
+    return f'{json.dumps(header)[:-1]}, "figure": {figure_json}}}'.encode()
+
+
+def chart_view(figure_json: str, *, key: str) -> None:
+    """A Plotly chart (``figure_json``: a figure as JSON) as wide as its column, drawn again
+    only where a new figure differs (``key`` keeps it the same element across reruns)."""
+    _CHART_VIEW(key=key, data=_chart_data(figure_json))
+
+
+def race_view(figure_json: str, result: Trajectories, *, key: str) -> None:
+    """The race chart (``figure_json``: ``figures.race_figure`` of ``result``, as JSON) with
+    ▶ Play / ❚❚ Pause, the step scrubber and its readout under it; the animation runs in the
+    browser."""
+    data = _chart_data(
+        figure_json,
+        id=figures.race.race_id(result),
+        steps=result.steps,
+        seconds=figures.race.play_seconds(result.steps),
     )
+    _RACE_VIEW(key=key, width="content", data=data)

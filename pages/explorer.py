@@ -3,9 +3,9 @@
 import inspect
 import textwrap
 from collections.abc import Callable
-from types import FunctionType
 
 import plotly.graph_objects as go
+import plotly.io
 import streamlit as st
 
 from optviz import analyses, export, figures, links, presets
@@ -14,9 +14,10 @@ from optviz.optim import OPTIMIZERS
 from optviz.surfaces import MAX_FORMULA_LENGTH, MAX_NOISE, SURFACES, Surface, parse_surface
 from optviz.trajectories import Trajectories, simulate
 from optviz.ui import (
+    chart_view,
     hyperparameter_inputs,
     plain,
-    race_player,
+    race_view,
     set_hyperparameters,
     widget_key,
 )
@@ -27,6 +28,7 @@ SURFACE_CHOICES = [*SURFACES, links.CUSTOM]
 # (Trajectories.nbytes: ≈ 0.1 MB for 4 optimizers × 300 steps, ≈ 1.4 MB for 8 × 2000).
 RACE_BYTES = 96 * 1024**2
 SURFACE_BYTES = 16 * 1024  # a parsed formula's closures, counted generously
+FIGURE_BYTES = 48 * 1024**2  # figures as JSON: a race's ≈ 90 kB for 4 optimizers × 300 steps
 
 
 # --- cached computation (shared by every session; inputs are plain values) --------------------
@@ -51,32 +53,22 @@ def tuned_rates(key: str, formula: str, sigma: float, keys: tuple, start: tuple,
     return presets.tune_learning_rates(surface, keys, start, steps)
 
 
-# A builder is part of a chart's cache key by name (Streamlit cannot hash a function's code).
-@st.cache_resource(
-    max_entries=96,  # each holds a chart message of at most about half a megabyte
-    show_spinner=False,
-    hash_funcs={FunctionType: lambda builder: f"{builder.__module__}.{builder.__qualname__}"},
-)
-def chart(
-    builder: Callable[..., go.Figure], race_args: tuple, *args, width: str = "stretch", **kwargs
-) -> None:
-    """Draw ``builder(race(*race_args), …)``, as wide as its column or (``width="content"``)
-    as the figure says.
-
-    Cached with its element: on a hit Streamlit replays the chart message, so a view seen before
-    rebuilds neither the figure nor its JSON (for the race, most of a rerun's time).
-    """
-    st.plotly_chart(builder(race(*race_args), *args, **kwargs), width=width)
+@byte_lru_cache(max_bytes=FIGURE_BYTES, nbytes=len)
+def figure_json(builder: Callable[..., go.Figure], race_args: tuple, *args, **kwargs) -> str:
+    """``builder(race(*race_args), …)`` as JSON: a view seen before costs neither its figure
+    nor its JSON again."""
+    figure = builder(race(*race_args), *args, **kwargs)
+    return plotly.io.to_json(figure, validate=False)  # built valid, as Streamlit's charts do
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
-def bias_correction_chart(
+@byte_lru_cache(max_bytes=FIGURE_BYTES // 4, nbytes=len)
+def bias_correction_json(
     key: str, formula: str, sigma: float, optimizer: str, hparams: tuple, start: tuple
-) -> None:
-    """An optimizer's first steps with and without bias correction, cached with its element."""
+) -> str:
+    """An optimizer's first steps with and without bias correction, as a figure's JSON."""
     surface = load_surface(key, formula).with_noise(sigma)
     result = analyses.bias_correction_race(surface, optimizer, dict(hparams), start)
-    st.plotly_chart(figures.bias_correction_figure(result))
+    return plotly.io.to_json(figures.bias_correction_figure(result), validate=False)
 
 
 # --- state: from the link on first load, presets, surface changes ------------------------------
@@ -317,8 +309,11 @@ if side_by_side:
 else:
     race_column, about_column = st.columns([2.6, 1], gap="medium")
 with race_column:
-    chart(figures.race_figure, race_args, side_by_side=side_by_side, width="content")
-    race_player(result, key=key("player"))
+    race_view(
+        figure_json(figures.race_figure, race_args, side_by_side=side_by_side),
+        result,
+        key=key("race"),
+    )
 with about_column:
     st.subheader(plain(surface.label))  # a custom formula's label is the formula as typed
     st.markdown(f"${surface.latex}$")  # inline: a long formula wraps at its operators
@@ -336,11 +331,11 @@ with about_column:
         elif note:
             st.warning(f"{note}: its path stops at the last finite point (✕).", icon="💥")
 if show_3d:
-    chart(figures.surface_3d_figure, race_args)
+    chart_view(figure_json(figures.surface_3d_figure, race_args), key=key("surface_3d"))
 
 
 def loss_panel() -> None:
-    chart(figures.progress_figure, race_args)
+    chart_view(figure_json(figures.progress_figure, race_args), key=key("progress"))
     if not surface.minima:  # a line, not an empty panel
         st.caption(f"No distance to the minimum: {figures.curves.NO_MINIMUM_MESSAGE}.")
 
@@ -359,9 +354,9 @@ def internals_panel() -> None:
     )
     left, right = st.columns(2)
     with left:
-        chart(figures.step_size_figure, race_args, k)
+        chart_view(figure_json(figures.step_size_figure, race_args, k), key=key("step_size"))
     with right:
-        chart(figures.moments_figure, race_args, k)
+        chart_view(figure_json(figures.moments_figure, race_args, k), key=key("moments"))
     switchable = [k for k in chosen if isinstance(OPTIMIZERS[k].bias_correction, str)]
     if switchable:
         opt_key = switchable[0]
@@ -371,7 +366,8 @@ def internals_panel() -> None:
             "are (1 − β₁)/√(1 − β₂) times too large; move β₂ towards 1 to see them blow up."
         )
         ablation = tuple(sorted(hparams[opt_key].items()))
-        bias_correction_chart(*race_args[:3], opt_key, ablation, (x0, y0))
+        ablation_json = bias_correction_json(*race_args[:3], opt_key, ablation, (x0, y0))
+        chart_view(ablation_json, key=key("bias_correction"))
 
 
 def rules_panel() -> None:

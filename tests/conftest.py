@@ -339,6 +339,7 @@ _TAP_JS = """
   const s = (window.__optviz = {
     doc: Math.random(), received: 0, finished: 0, run: "none", navs: [], reruns_sent: 0,
     fragment: "none", fragments_finished: 0, starts: [], ends: [], finished_at: null,
+    figures: [],
   });
   const METADATA = 2, NEW_SESSION = 4, SCRIPT_FINISHED = 6, FINISHED_EARLY_FOR_RERUN = 2;
   const RUN_IDENTITY = 6, FRAGMENT_IDS = 2;  // ForwardMsgMetadata.run, RunIdentity.fragment_ids
@@ -365,6 +366,7 @@ _TAP_JS = """
     }
     return fields;
   };
+  const FIGURE_ID = /"figure_id": ?"([0-9a-f]+)"/g, latin1 = new TextDecoder("latin1");
   const Native = window.WebSocket;
   window.WebSocket = class extends Native {
     constructor(...args) {
@@ -372,13 +374,16 @@ _TAP_JS = """
       this.addEventListener("message", (event) => {
         if (!(event.data instanceof ArrayBuffer)) return;
         s.received += 1;
-        const fields = topLevelFields(new Uint8Array(event.data));
+        const bytes = new Uint8Array(event.data);
+        // The explorer's chart elements name the figures they carry (optviz.ui.chart_view).
+        for (const sent of latin1.decode(bytes).matchAll(FIGURE_ID)) s.figures.push(sent[1]);
+        const fields = topLevelFields(bytes);
         if (!fields.has(NEW_SESSION) && !fields.has(SCRIPT_FINISHED)) return;
         const run = fields.has(METADATA) && topLevelFields(fields.get(METADATA)).get(RUN_IDENTITY);
         const fragmentRun = Boolean(run) && topLevelFields(run).has(FRAGMENT_IDS);
         if (fields.has(NEW_SESSION)) {
           s.starts.push(performance.now());
-          if (!fragmentRun) s.run = "running";
+          if (!fragmentRun) [s.run, s.figures] = ["running", []];
           else {
             s.fragment = "running";
             if (fragmentCut) s.run = fragmentCut;  // what followed the cut run was a fragment run
@@ -426,8 +431,9 @@ _TAP_JS = """
 # since `finished` (or in a newer document than `doc`), the app shows it as connected and not
 # running (or running only a fragment run: a page that polls with `st.fragment(run_every=...)` is
 # idle between its full runs however often the fragment reruns), no element still waits for its
-# code (Streamlit's `stSkeleton` stands in for it meanwhile) and plotly.js has drawn every Plotly
-# chart (its `_fullData` is filled in as it draws).
+# code (Streamlit's `stSkeleton` stands in for it meanwhile), plotly.js has drawn every Plotly
+# chart (its `_fullData` is filled in as it draws) and the explorer's chart elements show the
+# figures the run sent them (their ids, read from the messages as they arrived).
 _SETTLED_JS = """
 ([doc, finished]) => {
   const s = window.__optviz;
@@ -439,7 +445,9 @@ _SETTLED_JS = """
     && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every((chart) => {
       const gd = chart.querySelector(".js-plotly-plot");
       return Boolean(gd) && gd._fullData !== undefined;
-    });
+    })
+    && s.figures.every((id) => [...document.querySelectorAll(".optviz-chart")].some(
+      (box) => box.dataset.figure === id && box.dataset.state === "drawn"));
 }
 """
 
@@ -479,6 +487,9 @@ _IDLE_STATE_JS = """
       return !gd || gd._fullData === undefined;
     }).length,
     charts: charts.length,
+    figures_sent: s.figures,
+    figures_shown: [...document.querySelectorAll(".optviz-chart")]
+      .map((box) => `${box.dataset.figure} ${box.dataset.state}`),
     fragment: s.fragment, fragments_finished: s.fragments_finished,
     text: document.body ? document.body.innerText.slice(0, 400) : null,
   };

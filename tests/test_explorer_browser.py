@@ -70,7 +70,7 @@ def test_explorer_loads_the_race_with_every_optimizers_path_and_its_player(
     assert page.get_by_role("slider", name="Step of the race").input_value() == str(steps)
     # Race and player above the fold, unscrolled: a new visitor sees the Play button.
     assert page.evaluate("() => window.scrollY") == 0
-    for element in (page.locator('[data-testid="stPlotlyChart"]').first, player):
+    for element in (page.locator(".optviz-race-chart"), player):
         box = element.bounding_box()
         assert box is not None and box["y"] >= 0
         assert box["y"] + box["height"] <= page.viewport_size["height"]

@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+import streamlit
 from streamlit.testing.v1 import AppTest
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "explorer.py")
+STREAMLIT_JS = Path(streamlit.__file__).parent / "static" / "static" / "js"
 
 
 def label(trace: dict) -> str:
@@ -23,9 +25,27 @@ def run_page(query: dict[str, str] | None = None) -> AppTest:
     return at.run()
 
 
+def chart_elements(at: AppTest, name: str = "optviz_chart") -> list[dict]:
+    """What the page sent its chart elements (``optviz.ui.chart_view``, or ``race_view`` with
+    ``name="optviz_race"``): each figure, with its id and whatever else the element needs."""
+    elements = [c for c in at.get("bidi_component") if c.proto.component_name == name]
+    return [json.loads(c.proto.bytes) for c in elements]
+
+
+def charts(at: AppTest) -> list[dict]:
+    """The figures of the page's charts other than the race, in page order."""
+    return [element["figure"] for element in chart_elements(at)]
+
+
+def race_element(at: AppTest) -> dict:
+    """What the page sent its race element: the figure and its player's race."""
+    (race,) = chart_elements(at, "optviz_race")
+    return race
+
+
 def race_spec(at: AppTest) -> dict:
-    """The main figure (the first chart) as Plotly JSON."""
-    return json.loads(at.get("plotly_chart")[0].proto.spec)
+    """The main figure (the race chart's) as Plotly JSON."""
+    return race_element(at)["figure"]
 
 
 def path_traces(spec: dict) -> list[dict]:
@@ -44,14 +64,14 @@ def test_default_view_races_four_optimizers_on_the_surface_with_its_player():
     names = {label(t) for t in spec["data"]}
     assert {"SGD", "Momentum", "RMSprop", "Adam"} <= names
     # The player under the chart animates this race (it finds the chart by the race's id).
-    (player,) = at.get("bidi_component")
-    assert player.proto.component_name == "optviz_race_player"
-    race = spec["layout"]["meta"]["race"]
-    assert json.loads(player.proto.json) == {
-        "id": race["id"],
-        "steps": race["steps"],
-        "seconds": race["seconds"],
-    }
+    element, race = race_element(at), spec["layout"]["meta"]["race"]
+    assert (element["id"], element["steps"], element["seconds"]) == (
+        race["id"],
+        race["steps"],
+        race["seconds"],
+    )
+    # plotly.js comes from Streamlit's own chart module, which this Streamlit serves.
+    assert (STREAMLIT_JS / element["plotly"]).is_file()
     assert at.query_params["opt"] == "sgd,momentum,rmsprop,adam"
 
 
@@ -152,22 +172,20 @@ def test_adam_in_the_race_shows_the_bias_correction_ablation():
     at = run_page()
     at.session_state["explorer_tab"] = "Internals"  # tabs are lazy: only the open one runs
     at.run()
-    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    names = {t.get("name") for spec in charts for t in spec["data"]}
+    names = {t.get("name") for spec in charts(at) for t in spec["data"]}
     assert {"with bias correction", "without bias correction"} <= names
     at.multiselect(key="explorer_optimizers").set_value(["sgd", "momentum"]).run()
     assert_healthy(at)
-    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    assert "without bias correction" not in {t.get("name") for s in charts for t in s["data"]}
+    assert "without bias correction" not in {t.get("name") for s in charts(at) for t in s["data"]}
 
 
 def test_only_the_open_tab_is_computed():
     at = run_page()
-    assert len(at.get("plotly_chart")) == 2  # the race; loss and distance in one chart
+    assert len(charts(at)) == 1  # loss and distance in one chart (the race apart)
     at.session_state["explorer_tab"] = "Update rules"
     at.run()
     assert_healthy(at)
-    assert len(at.get("plotly_chart")) == 1 and len(at.code) == 4  # one update() per optimizer
+    assert not charts(at) and len(at.code) == 4  # one update() per optimizer
 
 
 def test_a_formula_shows_as_typed_and_a_new_one_moves_a_non_finite_start_and_retunes_alpha():
@@ -208,7 +226,7 @@ def test_plain_text_escapes_markdown_so_it_shows_as_typed(typed: str, escaped: s
 def test_a_surface_without_a_minimum_says_so_in_a_line_instead_of_an_empty_distance_chart():
     at = run_page({"surface": "saddle"})
     assert_healthy(at)
-    (_, progress) = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    (progress,) = charts(at)
     assert "xaxis2" not in progress["layout"]  # the loss alone, no empty distance panel
     assert any("no minimum to measure distance to" in c.value for c in at.caption)
 
@@ -217,7 +235,8 @@ def test_the_link_carries_the_3d_view_and_the_open_tab():
     at = run_page({"3d": "true", "tab": "Update rules"})
     assert_healthy(at)
     assert at.toggle(key="explorer_show_3d").value is True
-    assert len(at.get("plotly_chart")) == 2  # the race and the 3-D surface; no Loss tab charts
+    (surface_3d,) = charts(at)  # the 3-D surface; no Loss tab charts
+    assert surface_3d["layout"]["meta"]["race3d"]
     assert at.query_params["3d"] == "true" and at.query_params["tab"] == "Update rules"
     at.toggle(key="explorer_show_3d").set_value(False).run()
     assert "3d" not in at.query_params

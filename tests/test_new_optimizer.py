@@ -84,5 +84,6 @@ def test_it_is_offered_on_the_explorer_page_and_races_there(toy: None) -> None:
     assert not at.exception, [e.value for e in at.exception]
     assert SPEC.label in at.multiselect[0].options and at.multiselect[0].value == [KEY, "adam"]
     assert at.select_slider(key=f"explorer_{KEY}_lr").value > 0  # its own α slider, tuned
-    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    (race,) = [c for c in at.get("bidi_component") if c.proto.component_name == "optviz_race"]
+    spec = json.loads(race.proto.bytes)["figure"]
     assert SPEC.label in [(trace.get("name") or "").split(" (")[0] for trace in spec["data"]]

@@ -52,7 +52,13 @@ SIDE_BY_SIDE_WIDTH = 980  # px: the page's main column at 1440 px with the sideb
 PANEL_SPACING = 0.03  # side by side: the gap between panels, a fraction of the plot width
 PANEL_TITLE, ROW_GAP = 28, 56  # px: above the first row's panels, and between rows
 MARGIN = {"l": 48, "r": 80, "b": 30}  # px: tick labels, and the colour bar on the right
-COLORBAR = {"thickness": 12, "len": 1.0, "x": 1.0, "xpad": 10}  # just right of the plot
+COLORBAR = {
+    "thickness": 12,
+    "len": 1.0,
+    "x": 1.0,
+    "xpad": 10,
+    "outlinewidth": 0,
+}  # just right of the plot
 COLORBAR_LABEL = 45  # px of colour bar per label
 HOVER_STRIDE = 2  # the hover layer takes every second sample of the surface's grid
 STEPS_PER_SECOND = 60  # Play's pace: one step a display frame on a 60 Hz screen …
@@ -181,6 +187,7 @@ def race_figure(result: Trajectories, *, side_by_side: bool = False, grid: int =
     x_min, x_max, y_min, y_max = surface.bounds
     for name in [name for name in layout if name.startswith(("xaxis", "yaxis"))]:
         axis = layout[name] | {"constrain": "domain", "showgrid": False, "zeroline": False}
+        axis["automargin"] = False  # the margins are fixed (see _margin): nothing to measure
         if name.startswith("xaxis"):
             axis["range"] = [x_min, x_max]
         else:

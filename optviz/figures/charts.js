@@ -1,0 +1,131 @@
+// The explorer's charts, each an `st.components.v2` element (see `optviz.ui.chart_view`), and the
+// race chart with its player (`race_player.js`) under it as one element (`optviz.ui.race_view`).
+//
+// Why not `st.plotly_chart`: Streamlit names a chart after its figure, so every new figure was a
+// new element: plotly.js built the whole plot from scratch, twice (on mount, then on update),
+// after Streamlit had re-themed the figure's JSON. Here one graph div lives as long as the
+// element, and each new figure goes to `Plotly.react`, which redraws what changed: the race's
+// paths move, the surface's backdrop image stays.
+//
+// plotly.js is the one Streamlit's own charts use: its `PlotlyChart` module, imported from the
+// app's static files (the name is the server's, `data.plotly`), which leaves `window.Plotly` set.
+// The browser loads a module once, whoever asks first.
+//
+// Signals for tests and benchmarks: each chart's box (`.optviz-chart`; the race's is also
+// `.optviz-race-chart`) carries the id of the figure it shows in `data-figure` and `data-state`
+// "drawing", "drawn" or "failed"; the figure's id is also in the element's data (`figure_id`),
+// as the app sent it.
+
+// A chart the width of its column follows the window; the race has a size of its own.
+const OPTVIZ_CHART_CONFIG = { displaylogo: false };
+
+// Streamlit's look for a chart (what it does to its own charts' figures), in the colours and
+// font of the theme it hands every component as CSS properties.
+function optvizChartTheme(element) {
+  const css = getComputedStyle(element);
+  const value = (name, fallback) => css.getPropertyValue(name).trim() || fallback;
+  const text = value("--st-text-color", "#31333F");
+  const background = value("--st-background-color", "#FFFFFF");
+  const border = value("--st-border-color", "#DCD8D4");
+  const family = value("--st-font", "sans-serif");
+  const faded = optvizFaded(text, 0.7);
+  const grid = optvizFaded(border, 0.6);
+  const axis = (standoff) => ({
+    gridcolor: grid, zerolinecolor: grid, tickcolor: grid, automargin: true,
+    ticklabelposition: "outside", tickfont: { color: faded, size: 12 },
+    title: { font: { color: faded, size: 14 }, standoff },
+  });
+  return {
+    font: { family, color: faded, size: 12 },
+    title: { font: { family, color: text, size: 16 }, xanchor: "left", x: 0, pad: { l: 4 } },
+    legend: { font: { color: text, size: 12 }, bordercolor: "transparent", valign: "top" },
+    paper_bgcolor: background,
+    plot_bgcolor: background,
+    margin: { pad: 8, r: 0, l: 0 },
+    xaxis: { ...axis(20), showgrid: false, zeroline: false },
+    yaxis: axis(24),
+    hoverlabel: { bgcolor: background, bordercolor: border, font: { family, color: text } },
+  };
+}
+
+// A CSS colour ("#RRGGBB" or "rgb(…)") at `alpha`, as plotly.js reads colours.
+function optvizFaded(color, alpha) {
+  const hex = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(color);
+  const rgb = hex ? hex.slice(1).map((h) => parseInt(h, 16)) : color.match(/\d+/g)?.slice(0, 3);
+  return rgb ? `rgba(${rgb.join(", ")}, ${alpha})` : color;
+}
+
+async function optvizPlotly(chunk) {
+  if (!window.Plotly) {
+    // Relative to Streamlit's own entry module, where its chunks live under any base path.
+    const entry = document.querySelector('script[type="module"][src*="static/js/index."]');
+    await import(new URL(chunk, entry ? entry.src : document.baseURI).href);
+  }
+  return window.Plotly;
+}
+
+// One Plotly chart in `box`, kept up to date with the figures the app sends: `update(data)`
+// draws `data.figure` (its id `data.figure_id`) unless the box shows it already; `drawn(data)`
+// runs after each figure is drawn.
+function optvizChart(box, drawn = () => {}) {
+  box.classList.add("optviz-chart");
+  box.dataset.state = "drawing";
+  let latest = null; // the newest data the app sent
+  let drawing = false;
+
+  // Draws the newest figure; data that arrives meanwhile is drawn next (only the newest).
+  async function drawLatest() {
+    drawing = true;
+    try {
+      while (box.dataset.figure !== latest.figure_id) {
+        const data = latest;
+        box.dataset.state = "drawing";
+        const Plotly = await optvizPlotly(data.plotly);
+        const { figure } = data;
+        // Plotly measures its labels as it draws, and each measurement makes the browser lay
+        // out again whatever changed; contained, that is the chart alone, not the whole page.
+        Object.assign(box.style, {
+          width: figure.layout.width ? `${figure.layout.width}px` : "100%",
+          height: `${figure.layout.height ?? 450}px`,
+          contain: "strict",
+        });
+        figure.layout.template = {
+          data: figure.layout.template?.data ?? {},
+          layout: optvizChartTheme(box.parentElement),
+        };
+        const config = { ...OPTVIZ_CHART_CONFIG, responsive: !figure.layout.width };
+        await Plotly.react(box, figure.data, figure.layout, config);
+        box.dataset.figure = data.figure_id;
+        drawn(data);
+      }
+      box.dataset.state = "drawn";
+    } catch (error) {
+      box.dataset.state = "failed";
+      throw error;
+    } finally {
+      drawing = false;
+    }
+  }
+
+  return function update(data) {
+    latest = data;
+    if (!drawing && box.dataset.figure !== data.figure_id) drawLatest();
+  };
+}
+
+// What the app sends a chart element: one JSON document as bytes (the figure's JSON goes in
+// as it is, neither escaped into a string nor parsed and written again).
+function optvizChartData(bytes) {
+  return JSON.parse(new TextDecoder().decode(bytes));
+}
+
+// The race chart with its player under it.
+function optvizRaceView(parent) {
+  const box = document.createElement("div");
+  box.className = "optviz-race-chart";
+  parent.appendChild(box);
+  const load = optvizRacePlayer(parent, (raceId) =>
+    box.layout?.meta?.race?.id === raceId ? box : null,
+  );
+  return optvizChart(box, (data) => load(data.id, data.steps, data.seconds));
+}
