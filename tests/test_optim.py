@@ -8,6 +8,8 @@ inputs drives the error tests: adding an optimizer adds rows, not test functions
 from __future__ import annotations
 
 import copy
+import inspect
+import re
 
 import numpy as np
 import pytest
@@ -520,3 +522,37 @@ def test_registry_entry_is_complete_and_builds_with_defaults(key):
                 hp.validate(float("nan"))
             with pytest.raises(ValueError):
                 hp.validate(hp.high * 10 + 1)
+
+
+def _as_sweep(cls, kwargs):
+    """An INVALID row's arguments with each number (or member of a pair) that differs from the
+    class default given as a ``(2, 1)`` tensor: the default (0 for Adafactor's ε1, None by
+    default) in one configuration, the bad value in the other."""
+    defaults = inspect.signature(cls).parameters
+    swept = {}
+    for name, value in kwargs.items():
+        default = defaults[name].default
+        if isinstance(value, tuple):
+            swept[name] = tuple(
+                v if v == d or v is None else torch.tensor([[d or 0.0], [v]], dtype=torch.float64)
+                for v, d in zip(value, default, strict=True)
+            )
+        else:
+            swept[name] = torch.tensor([[default], [value]], dtype=torch.float64)
+    return swept
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs", "message"),
+    [row for row in INVALID if not any(isinstance(v, torch.Tensor) for v in row[1].values())],
+)
+def test_tensor_hyperparameters_are_validated_element_wise_with_pytorchs_message(
+    cls, kwargs, message
+):
+    """Every hyperparameter that may be a tensor (α, ε, ρ, μ, β1, β2, …): one bad element among
+    good ones is refused with the message PyTorch gives for that argument."""
+    prefix = message.split(":")[0]
+    with pytest.raises(ValueError, match="^" + re.escape(prefix)):
+        cls([torch.zeros(2, 2, requires_grad=True)], **_as_sweep(cls, kwargs))
+    good = {name: torch.tensor([[0.5], [0.5]], dtype=torch.float64) for name in ("lr",)}
+    cls([torch.zeros(2, 2, requires_grad=True)], **good)  # a tensor of good values is taken
