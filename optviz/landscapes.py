@@ -40,6 +40,7 @@ MAX_REPLICAS = 8  # starts × seeds per configuration at most
 GAP_FLOOR = 1e-12  # f − f* below this counts as this: the log scale's floor
 WITHIN = 10.0  # "Tune all"'s robustness: the share of the grid within this factor of the best
 BASIN_RADIUS = 0.02  # a path ends in a minimum within this fraction of the window's shorter side
+SETTLED = 0.002  # … if its last tenth of the race moved it less than this fraction of that side
 
 # Codes of ``Basins.labels`` for paths that end in no minimum.
 DIVERGED, LEFT, MOVING = -1, -2, -3
@@ -322,8 +323,9 @@ def basins(
 def basin_labels(result: Trajectories) -> tuple[np.ndarray, tuple[tuple[float, float], ...]]:
     """``(K, B)`` the minimum each path ends in (see ``Basins.labels``), and the minima.
 
-    A path has settled if its last tenth of the race moved it less than ``BASIN_RADIUS`` of the
-    window's shorter side; it ends in the nearest minimum within that radius. The minima are the
+    A path has settled if its last tenth of the race moved it less than ``SETTLED`` of the
+    window's shorter side (one that still jitters around a minimum has not); it ends in the
+    nearest minimum within ``BASIN_RADIUS`` of that side. The minima are the
     surface's known ones, then each settled end point farther than the radius from every minimum
     so far, in batch order.
     """
@@ -331,7 +333,9 @@ def basin_labels(result: Trajectories) -> tuple[np.ndarray, tuple[tuple[float, f
     radius = BASIN_RADIUS * min(x_max - x_min, y_max - y_min)
     final = result.paths[:, :, -1]  # (K, B, 2)
     earlier = result.paths[:, :, -1 - max(1, result.steps // 10)]
-    settled = np.linalg.norm(final - earlier, axis=-1) <= radius
+    settled = np.linalg.norm(final - earlier, axis=-1) <= SETTLED * min(
+        x_max - x_min, y_max - y_min
+    )
     inside = (final[..., 0] >= x_min) & (final[..., 0] <= x_max)
     inside &= (final[..., 1] >= y_min) & (final[..., 1] <= y_max)
     diverged = result.diverged_at >= 0
