@@ -34,12 +34,14 @@ def widget_key(spec: OptimizerSpec, hp: HyperParam, key_prefix: str) -> str:
 
 
 def set_hyperparameters(spec: OptimizerSpec, values: Mapping[str, Any], *, key_prefix: str) -> None:
-    """Put values into the widgets' session state (presets, links); call before the widgets."""
+    """Put values into the widgets' session state (presets, links); call before the widgets.
+    A value off the slider's grid (a cell of a Landscapes map) is kept as it is: its slider
+    offers it too (``hyperparameter_inputs``)."""
     for hp in spec.hyperparams:
         if hp.name in values:
             value = values[hp.name]
             st.session_state[widget_key(spec, hp, key_prefix)] = (
-                bool(value) if hp.scale == "bool" else hp.snap(float(value))
+                bool(value) if hp.scale == "bool" else float(value)
             )
 
 
@@ -53,10 +55,10 @@ def hyperparameter_inputs(spec: OptimizerSpec, *, key_prefix: str) -> dict[str, 
             st.session_state.setdefault(key, bool(hp.default))
             values[hp.name] = st.toggle(label, key=key, help=hp.help)
         else:
-            st.session_state.setdefault(key, float(hp.default))
+            current = st.session_state.setdefault(key, float(hp.default))
             values[hp.name] = st.select_slider(
                 label,
-                options=hp.options(),
+                options=sorted({*hp.options(), current}),
                 key=key,
                 format_func=format_value,
                 help=hp.help,

@@ -127,13 +127,6 @@ class HyperParam:
             return [v for v in COARSE_DECAYS if self.low <= v <= self.high]
         return [self.default]
 
-    def snap(self, value: float) -> float:
-        """The option closest to ``value`` (in log distance on a log scale)."""
-        if self.scale == "log":
-            target = math.log(max(value, 1e-300))
-            return min(self.options(), key=lambda v: abs(math.log(v) - target))
-        return min(self.options(), key=lambda v: abs(v - value))
-
     def validate(self, value: Any) -> float | bool:
         """Check a user's value (from a widget or a URL): right type, finite, within range."""
         if self.scale == "bool":
