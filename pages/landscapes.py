@@ -270,7 +270,7 @@ def explorer_button(label: str, optimizers: tuple, values: dict, *, key_name: st
     link = links.explorer_link(
         links.ExplorerState(**{**shared.__dict__, "optimizers": optimizers, "hparams": values})
     )
-    st.link_button(label, link, icon=":material/route:", key=key(key_name))
+    st.link_button(label, link, key=key(key_name))
 
 
 def budget() -> str:
