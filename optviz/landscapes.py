@@ -30,13 +30,16 @@ from optviz.optim import OPTIMIZERS
 from optviz.presets import _surface as named_surface
 from optviz.presets import tuning_starts
 from optviz.surfaces import Surface
-from optviz.trajectories import MAX_POINTS, MAX_STARTS, Trajectories, simulate
+from optviz.trajectories import MAX_STARTS, Trajectories, simulate
 
 ALPHAS = 41  # points of the α sensitivity grid
 MAP_CELLS = 32  # cells per side of a two-hyperparameter map
 BASIN_CELLS = 64  # starts per side of a basin map
 MAX_CELLS = 64  # a map's or a basin grid's side at most (64² starts fill the engine's batch)
 MAX_REPLICAS = 8  # starts × seeds per configuration at most
+# Optimizer steps (runs × batch × steps) at once at most: a landscape peaks at about 45 bytes a
+# step (recorded positions, losses; benchmarks/bench_landscapes.py prints it), so about 0.5 GB.
+MAX_WORK = 12_000_000
 GAP_FLOOR = 1e-12  # f − f* below this counts as this: the log scale's floor
 WITHIN = 10.0  # "Tune all"'s robustness: the share of the grid within this factor of the best
 BASIN_RADIUS = 0.02  # a path ends in a minimum within this fraction of the window's shorter side
@@ -142,9 +145,9 @@ def check_work(runs: int, batch: int, steps: int, what: str) -> None:
             f"{what} needs {batch:,} races per optimizer; the engine runs at most "
             f"{MAX_STARTS:,} at once: use fewer cells, starts or seeds"
         )
-    if runs * batch * steps > MAX_POINTS:
+    if runs * batch * steps > MAX_WORK:
         raise ValueError(
-            f"{what} needs {runs * batch * steps:,} optimizer steps; at most {MAX_POINTS:,} "
+            f"{what} needs {runs * batch * steps:,} optimizer steps; at most {MAX_WORK:,} "
             f"fit in memory at once: use fewer steps, cells or optimizers"
         )
 
