@@ -34,7 +34,7 @@ SCALE = "Viridis"
 FAILED_GREY = "#6E6E6E"  # diverged or left the plot
 UNREACHED_GREY = "#D9D9D9"  # safe, but never within the tolerance
 LEFT_GREY = "#9A9A9A"  # left the plot window (basins)
-# Basin colours: a qualitative palette (Paul Tol's muted), no grey and none of Viridis' ends.
+# Basin colours: a muted colour-blind-safe qualitative palette, no grey and none of Viridis' ends.
 BASIN_COLORS = (
     "#CC6677",
     "#332288",
