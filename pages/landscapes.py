@@ -5,11 +5,17 @@ import streamlit as st
 from optviz import landscapes, links, presets
 from optviz.figures import landscapes as figures
 from optviz.optim import OPTIMIZERS
-from optviz.surfaces import MAX_FORMULA_LENGTH, MAX_NOISE, SURFACES, Surface, parse_surface
-from optviz.ui import hyperparameter_inputs, plain, set_hyperparameters, widget_key
+from optviz.surfaces import Surface
+from optviz.ui import (
+    hyperparameter_inputs,
+    linked_surface,
+    load_surface,
+    set_hyperparameters,
+    surface_inputs,
+    widget_key,
+)
 
 PREFIX = "landscapes"  # namespace of this page's session-state keys
-SURFACE_CHOICES = [*SURFACES, links.CUSTOM]
 TOLERANCES = [10.0**d for d in range(-8, 1)]
 MAPS = [(key, pair) for key, spec in OPTIMIZERS.items() for pair in spec.maps]
 
@@ -19,11 +25,6 @@ def key(name: str) -> str:
 
 
 # --- cached computation (shared by every session; inputs are plain values) --------------------
-
-
-@st.cache_resource(max_entries=64, show_spinner=False)
-def load_surface(surface_key: str, formula: str) -> Surface:
-    return parse_surface(formula) if surface_key == links.CUSTOM else SURFACES[surface_key]
 
 
 def on(where: tuple) -> Surface:
@@ -112,20 +113,7 @@ def load_link() -> None:
     """First run of a session: the URL's configuration (or the defaults) into the widgets."""
     link, warnings = links.landscapes_from_query(st.query_params.to_dict())
     shared, state = link.explorer, st.session_state
-    formula = ""
-    if shared.surface == links.CUSTOM:
-        try:
-            load_surface(links.CUSTOM, shared.formula)
-            formula = shared.formula
-        except ValueError as error:
-            warnings.append(f"Ignored the link's formula: {error}")
-    surface_key = shared.surface if shared.surface != links.CUSTOM or formula else "rosenbrock"
-    surface = load_surface(surface_key, formula)
-    start = shared.start or surface.start
-    x_min, x_max, y_min, y_max = surface.bounds
-    if not (x_min <= start[0] <= x_max and y_min <= start[1] <= y_max):
-        warnings.append(f"Ignored the link's start point {start}: it lies outside the plot.")
-        start = surface.start
+    surface_key, formula, surface, start = linked_surface(shared, warnings)
     state[key("surface")], state[key("formula")] = surface_key, formula
     state[key("good_formula")] = formula
     state[key("x0")], state[key("y0")] = surface.nearest_finite_start(start)
@@ -158,35 +146,9 @@ for warning in state[key("warnings")]:
     st.warning(warning, icon="🔗")
 
 with st.sidebar:
-    st.header("Surface")
-    st.selectbox(
-        "Test surface",
-        SURFACE_CHOICES,
-        key=key("surface"),
-        format_func=lambda k: "Custom formula…" if k == links.CUSTOM else SURFACES[k].label,
-        on_change=reset_for_surface,
+    surface, start, steps, seed, sigma = surface_inputs(
+        PREFIX, on_surface=reset_for_surface, on_formula=apply_formula
     )
-    if state[key("surface")] == links.CUSTOM:
-        formula = st.text_input(
-            "f(x, y) =",
-            key=key("formula"),
-            max_chars=10 * MAX_FORMULA_LENGTH,
-            on_change=apply_formula,
-        )
-        try:
-            load_surface(links.CUSTOM, formula)
-        except ValueError as error:
-            st.error(f"{plain(str(error))}. Showing the last formula that worked.", icon="⚠️")
-    surface = load_surface(state[key("surface")], state[key("good_formula")])
-    x_min, x_max, y_min, y_max = surface.bounds
-    col_x, col_y = st.columns(2)
-    x0 = col_x.number_input("Start x₀", x_min, x_max, key=key("x0"), step=0.1, format="%.3f")
-    y0 = col_y.number_input("Start y₀", y_min, y_max, key=key("y0"), step=0.1, format="%.3f")
-    steps = st.slider("Steps", links.MIN_STEPS, links.MAX_STEPS, key=key("steps"), step=10)
-    seed = st.number_input("Seed", 0, links.MAX_SEED, key=key("seed"), step=1)
-    sigma = surface.noise
-    if surface.noise > 0:
-        sigma = st.slider("Gradient noise σ", 0.0, min(MAX_NOISE, 10.0), key=key("sigma"), step=0.1)
 
     st.header("Robustness")
     tol = st.select_slider(
@@ -228,7 +190,6 @@ with st.sidebar:
             hparams[opt_key] = hyperparameter_inputs(OPTIMIZERS[opt_key], key_prefix=PREFIX)
 
 where = (state[key("surface")], state[key("good_formula")], sigma)
-start = (x0, y0)
 shared = links.ExplorerState(
     surface=state[key("surface")],
     formula=state[key("good_formula")],

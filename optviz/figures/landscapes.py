@@ -16,13 +16,12 @@ import numpy as np
 import plotly.graph_objects as go
 
 from optviz.figures.layout import (
-    OUTLINE,
     base_layout,
     format_f,
     panel_axes,
     subplots_layout,
 )
-from optviz.figures.surface import MINIMUM_COLOR
+from optviz.figures.surface import minima_markers
 from optviz.figures.transport import f32
 from optviz.landscapes import DIVERGED, LEFT, MOVING, WITHIN
 from optviz.optim import OPTIMIZERS, distinct_colors
@@ -387,17 +386,8 @@ def basins_figure(result: Basins) -> go.Figure:
             minima = np.array(result.minima)
             traces.append(
                 {
-                    "type": "scatter",
+                    **minima_markers(minima, 9, 1),
                     **axes,
-                    "x": f32(minima[:, 0]),
-                    "y": f32(minima[:, 1]),
-                    "mode": "markers",
-                    "marker": {
-                        "symbol": "star",
-                        "size": 9,
-                        "color": MINIMUM_COLOR,
-                        "line": {"color": OUTLINE, "width": 1},
-                    },
                     "hoverinfo": "skip",
                     "showlegend": False,
                 }
