@@ -91,7 +91,7 @@ def to_query(state: ExplorerState) -> dict[str, str]:
     query["opt"] = ",".join(state.optimizers)
     for key in state.optimizers:
         for name, value in state.hparams.get(key, {}).items():
-            query[f"{key}.{name}"] = str(value).lower() if isinstance(value, bool) else f"{value:g}"
+            query[f"{key}.{name}"] = _hparam_text(value)
     if state.view != default.view:
         query["view"] = state.view
     if state.show_3d:
@@ -314,7 +314,7 @@ def mnist_to_query(state: MnistState) -> dict[str, str]:
     query = {"model": state.model, "optimizers": ",".join(state.optimizers)}
     for key in state.optimizers:
         for name, value in state.hparams.get(key, {}).items():
-            query[f"{key}.{name}"] = str(value).lower() if isinstance(value, bool) else f"{value:g}"
+            query[f"{key}.{name}"] = _hparam_text(value)
     for name, value, default_value in (
         ("epochs", state.epochs, default.epochs),
         ("batch", state.batch_size, default.batch_size),
@@ -418,6 +418,15 @@ def _integer(raw: str, low: int, high: int) -> int:
     if not low <= value <= high:
         raise ValueError(f"must be between {low} and {high}")
     return value
+
+
+def _hparam_text(value: float | bool) -> str:
+    """A hyperparameter in a link: "true"/"false", or the number as short as it stays exact
+    ("0.001"; a Landscapes map cell's 0.48751941342 in full), so a link reruns the same race."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    text = f"{value:g}"
+    return text if float(text) == value else repr(float(value))
 
 
 def _hparam(key: str, name: str, raw: str) -> float | bool:

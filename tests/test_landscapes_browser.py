@@ -17,6 +17,7 @@ from conftest import (
 )
 
 from optviz import links
+from optviz.optim import OPTIMIZERS
 
 # Adam over α × β1 on a 16 × 16 grid from one start, 100 steps: a map that draws quickly.
 MAP = "landscapes?tab=Maps&map=adam&pair=lr,beta1&cells=16&starts=1&steps=100&opt=adam"
@@ -57,6 +58,10 @@ def test_a_picked_map_cell_opens_the_explorer_with_that_configuration(
     assert warnings == [] and state.optimizers == ("adam",) and state.steps == 100
     assert state.hparams["adam"]["lr"] == pytest.approx(alpha, rel=1e-3)
     assert state.hparams["adam"]["beta1"] == pytest.approx(beta1, rel=1e-3)
+    # Exactly the cell's values: column 6 of the α grid, row 9 of the β1 grid.
+    adam = OPTIMIZERS["adam"]
+    assert state.hparams["adam"]["lr"] == adam.hp("lr").dense(16)[column]
+    assert state.hparams["adam"]["beta1"] == adam.hp("beta1").dense(16)[row]
     # The explorer races it: Adam's path is drawn, its sliders hold the cell's values exactly.
     race = plotly_data(explorer, 0)
     assert any(t.get("name", "").startswith("Adam") for t in race)
