@@ -1,5 +1,7 @@
 """The pages' settings as URL query parameters, read strictly and written back: the explorer's
-whole configuration (``ExplorerState``) and the Live MNIST page's (``MnistState``).
+whole configuration (``ExplorerState``), the Landscapes page's (``LandscapesState``, which shares
+the explorer's surface, start and optimizer parameters) and the Live MNIST page's
+(``MnistState``).
 
 A copied link reproduces the view. Every parameter is validated on the way in: a bad one is
 dropped (its widget keeps its default) with a warning that names it, so a mangled link still opens
@@ -11,6 +13,12 @@ Format (all optional)::
     ?surface=rosenbrock&x0=-1.5&y0=2&steps=300&seed=0&sigma=1
     &opt=sgd,momentum,adam&adam.lr=0.01&adam.bias_correction=false&view=side
     ?surface=custom&formula=x%5E2%2B3*sin(y)
+
+Landscapes (all optional; the explorer's surface, start, steps, seed, σ, optimizers and their
+hyperparameters, then its own)::
+
+    ?surface=himmelblau&opt=sgd,adam&adam.lr=0.1&tab=Basins&map=adam&pair=beta1,beta2
+    &metric=steps&tol=0.001&starts=4&seeds=1&cells=32&basin_cells=64
 
 Live MNIST (all optional; a link only fills the widgets, it never starts a run)::
 
@@ -24,8 +32,11 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
+from optviz.landscapes import MAX_CELLS, MAX_REPLICAS
 from optviz.optim import OPTIMIZERS
+from optviz.presets import OFFSETS
 from optviz.surfaces import MAX_FORMULA_LENGTH, MAX_NOISE, SURFACES
 from optviz.training.config import (
     DEVICES,
@@ -80,7 +91,7 @@ def to_query(state: ExplorerState) -> dict[str, str]:
     query["opt"] = ",".join(state.optimizers)
     for key in state.optimizers:
         for name, value in state.hparams.get(key, {}).items():
-            query[f"{key}.{name}"] = str(value).lower() if isinstance(value, bool) else f"{value:g}"
+            query[f"{key}.{name}"] = _hparam_text(value)
     if state.view != default.view:
         query["view"] = state.view
     if state.show_3d:
@@ -169,6 +180,110 @@ def _unknown_warnings(unknown_params: list[tuple[str, str]]) -> list[str]:
     ]
 
 
+def explorer_link(state: ExplorerState) -> str:
+    """A link from another page of the app to the explorer showing ``state``: relative, so it
+    works under any host and base path (the explorer is the app's default page, one level up
+    from a page's own path)."""
+    return "./?" + urlencode(to_query(state))
+
+
+# --- Landscapes ----------------------------------------------------------------------------
+
+LANDSCAPE_TABS = ("α sensitivity", "Maps", "Basins", "Tune all")  # the page's views, in order
+LANDSCAPE_METRICS = ("gap", "steps")  # what a map colours: final f − f*, steps to tolerance
+# The explorer's parameters the Landscapes page shares (and its optimizers' "key.name" ones).
+SHARED = ("surface", "formula", "x0", "y0", "steps", "seed", "sigma", "opt")
+MIN_TOL, MAX_TOL = 1e-12, 1e3
+MIN_CELLS = 8  # a grid coarser than this shows nothing
+
+
+@dataclass(frozen=True)
+class LandscapesState:
+    """What the Landscapes page shows: the explorer's surface, start, steps, seed, σ, optimizers
+    and hyperparameters (``explorer``; its view, 3-D and tab are not used), then its own."""
+
+    explorer: ExplorerState = field(default_factory=ExplorerState)
+    tab: str = LANDSCAPE_TABS[0]
+    map_key: str = "adam"  # the optimizer a map shows …
+    pair: tuple[str, str] = ("beta1", "beta2")  # … over these two of its hyperparameters
+    metric: str = LANDSCAPE_METRICS[0]
+    tol: float = 1e-3
+    starts: int = 4
+    seeds: int = 1
+    cells: int = 32
+    basin_cells: int = 64
+
+
+def landscapes_to_query(state: LandscapesState) -> dict[str, str]:
+    """The query parameters for ``state``; defaults are left out to keep links short."""
+    query = {k: v for k, v in to_query(state.explorer).items() if k in SHARED or "." in k}
+    default = LandscapesState()
+    for name, value, default_value in (
+        ("tab", state.tab, default.tab),
+        ("map", state.map_key, default.map_key),
+        ("pair", ",".join(state.pair), ",".join(default.pair)),
+        ("metric", state.metric, default.metric),
+        ("tol", state.tol, default.tol),
+        ("starts", state.starts, default.starts),
+        ("seeds", state.seeds, default.seeds),
+        ("cells", state.cells, default.cells),
+        ("basin_cells", state.basin_cells, default.basin_cells),
+    ):
+        if value != default_value:
+            query[name] = f"{value:g}" if isinstance(value, float) else str(value)
+    return query
+
+
+def landscapes_from_query(params: Mapping[str, str]) -> tuple[LandscapesState, list[str]]:
+    """Read a Landscapes query; returns the state and the warnings, as ``from_query`` does (the
+    shared parameters are read by ``from_query`` itself)."""
+    shared = {k: v for k, v in params.items() if k in SHARED or "." in k}
+    explorer, warnings = from_query(shared)
+    values: dict[str, Any] = {"explorer": explorer}
+    unknown_params: list[tuple[str, str]] = []
+    for name, raw in params.items():
+        if name in shared:
+            continue
+        try:
+            if name == "tab":
+                values["tab"] = _choice(raw, LANDSCAPE_TABS)
+            elif name == "map":
+                if raw not in OPTIMIZERS or not OPTIMIZERS[raw].maps:
+                    mapped = ", ".join(k for k, spec in OPTIMIZERS.items() if spec.maps)
+                    raise ValueError(f"choose an optimizer with maps: {mapped}")
+                values["map_key"] = raw
+            elif name == "pair":
+                values["pair"] = tuple(part.strip() for part in raw.split(","))
+            elif name == "metric":
+                values["metric"] = _choice(raw, LANDSCAPE_METRICS)
+            elif name == "tol":
+                values["tol"] = _finite(raw)
+                if not MIN_TOL <= values["tol"] <= MAX_TOL:
+                    raise ValueError(f"must be between {MIN_TOL:g} and {MAX_TOL:g}")
+            elif name == "starts":
+                values["starts"] = _integer(raw, 1, len(OFFSETS))
+            elif name == "seeds":
+                values["seeds"] = _integer(raw, 1, MAX_REPLICAS)
+            elif name in ("cells", "basin_cells"):
+                values[name] = _integer(raw, MIN_CELLS, MAX_CELLS)
+            else:
+                raise _Unknown("unknown parameter")
+        except _Unknown as error:
+            unknown_params.append((name, str(error)))
+        except ValueError as error:
+            values.pop(name, None)
+            warnings.append(f"Ignored link parameter `{_shown(name)}`: {error}")
+    if "pair" in values:  # checked against the map's optimizer, whichever it is
+        spec = OPTIMIZERS[values.get("map_key", LandscapesState.map_key)]
+        if values["pair"] not in spec.maps:
+            pairs = "; ".join(",".join(pair) for pair in spec.maps)
+            warnings.append(f"Ignored link parameter `pair`: {spec.label} maps {pairs}")
+            values["pair"] = spec.maps[0]
+    elif "map_key" in values:
+        values["pair"] = OPTIMIZERS[values["map_key"]].maps[0]
+    return LandscapesState(**values), warnings + _unknown_warnings(unknown_params)
+
+
 # --- Live MNIST ---------------------------------------------------------------------------
 
 MNIST_DEFAULT_OPTIMIZERS = ("sgd", "momentum", "adagrad", "adam")
@@ -199,7 +314,7 @@ def mnist_to_query(state: MnistState) -> dict[str, str]:
     query = {"model": state.model, "optimizers": ",".join(state.optimizers)}
     for key in state.optimizers:
         for name, value in state.hparams.get(key, {}).items():
-            query[f"{key}.{name}"] = str(value).lower() if isinstance(value, bool) else f"{value:g}"
+            query[f"{key}.{name}"] = _hparam_text(value)
     for name, value, default_value in (
         ("epochs", state.epochs, default.epochs),
         ("batch", state.batch_size, default.batch_size),
@@ -303,6 +418,15 @@ def _integer(raw: str, low: int, high: int) -> int:
     if not low <= value <= high:
         raise ValueError(f"must be between {low} and {high}")
     return value
+
+
+def _hparam_text(value: float | bool) -> str:
+    """A hyperparameter in a link: "true"/"false", or the number as short as it stays exact
+    ("0.001"; a Landscapes map cell's 0.48751941342 in full), so a link reruns the same race."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    text = f"{value:g}"
+    return text if float(text) == value else repr(float(value))
 
 
 def _hparam(key: str, name: str, raw: str) -> float | bool:

@@ -1,5 +1,6 @@
 """optviz's own Streamlit widgets: hyperparameter inputs built from the ``OPTIMIZERS`` registry
-(both pages), and the explorer's charts: the race chart with its player, and the others.
+(every page), the surface section of the sidebar and the surface a link names (the explorer and
+Landscapes), and the explorer's charts: the race chart with its player, and the others.
 
 Sliders are ``select_slider``s over each hyperparameter's grid (``HyperParam.options``), so arrow
 keys step through values a person would type (1e-3, 2e-3, 5e-3 … for rates; 0.9, 0.99, 0.999 …
@@ -17,9 +18,101 @@ from typing import Any
 
 import streamlit as st
 
-from optviz import figures
+from optviz import figures, links
+from optviz.cache import byte_lru_cache
 from optviz.optim import HyperParam, OptimizerSpec
+from optviz.surfaces import MAX_FORMULA_LENGTH, MAX_NOISE, SURFACES, Surface, parse_surface
 from optviz.trajectories import Trajectories
+
+SURFACE_CHOICES = [*SURFACES, links.CUSTOM]
+SURFACE_BYTES = 16 * 1024  # a parsed formula's closures, counted generously
+
+
+@byte_lru_cache(max_bytes=64 * SURFACE_BYTES, nbytes=lambda surface: SURFACE_BYTES)
+def load_surface(key: str, formula: str) -> Surface:
+    """A registry surface, or a user's formula parsed once for every session (the engine keeps
+    its gradient recording per surface function, so a parse per rerun would record again)."""
+    return parse_surface(formula) if key == links.CUSTOM else SURFACES[key]
+
+
+def linked_surface(
+    link: links.ExplorerState, warnings: list[str]
+) -> tuple[str, str, Surface, tuple[float, float]]:
+    """The surface key, formula, surface and start a link names, with what cannot be used
+    replaced by the defaults and said in ``warnings``: a formula that does not parse, a start
+    outside the plot."""
+    formula = ""
+    if link.surface == links.CUSTOM:
+        try:
+            load_surface(links.CUSTOM, link.formula)
+            formula = link.formula
+        except ValueError as error:
+            warnings.append(f"Ignored the link's formula: {error}")
+    surface_key = "rosenbrock" if link.surface == links.CUSTOM and not formula else link.surface
+    surface = load_surface(surface_key, formula)
+    start = link.start or surface.start
+    x_min, x_max, y_min, y_max = surface.bounds
+    if not (x_min <= start[0] <= x_max and y_min <= start[1] <= y_max):
+        warnings.append(f"Ignored the link's start point {start}: it lies outside the plot.")
+        start = surface.start
+    return surface_key, formula, surface, start
+
+
+def surface_inputs(
+    key_prefix: str, *, on_surface: Any, on_formula: Any, note: str | None = None
+) -> tuple[Surface, tuple[float, float], int, int, float]:
+    """The sidebar's surface section: surface (a formula, with the parser's message under it,
+    and ``note``), start, steps, seed, and σ on a noisy surface. The widgets' keys are
+    ``f"{key_prefix}_surface"`` …; ``f"{key_prefix}_good_formula"`` holds the last formula that
+    parsed. Returns the surface, the start, steps, seed and σ."""
+
+    def key(name: str) -> str:
+        return f"{key_prefix}_{name}"
+
+    state = st.session_state
+    st.header("Surface")
+    st.selectbox(
+        "Test surface",
+        SURFACE_CHOICES,
+        key=key("surface"),
+        format_func=lambda k: "Custom formula…" if k == links.CUSTOM else SURFACES[k].label,
+        on_change=on_surface,
+    )
+    if state[key("surface")] == links.CUSTOM:
+        formula = st.text_input(
+            "f(x, y) =",
+            key=key("formula"),
+            # Well above the parser's limit: a long paste gets its "too long" message, not a cut.
+            max_chars=10 * MAX_FORMULA_LENGTH,
+            on_change=on_formula,
+            help="x and y, numbers, + − * / ** ^, sin cos tan exp log sqrt abs tanh …, pi, e.",
+        )
+        try:
+            load_surface(links.CUSTOM, formula)
+        except ValueError as error:
+            st.error(f"{plain(str(error))}. Showing the last formula that worked.", icon="⚠️")
+        if note:
+            st.info(note, icon="📍")
+    surface = load_surface(state[key("surface")], state[key("good_formula")])
+
+    x_min, x_max, y_min, y_max = surface.bounds
+    col_x, col_y = st.columns(2)
+    x0 = col_x.number_input("Start x₀", x_min, x_max, key=key("x0"), step=0.1, format="%.3f")
+    y0 = col_y.number_input("Start y₀", y_min, y_max, key=key("y0"), step=0.1, format="%.3f")
+    steps = st.slider("Steps", links.MIN_STEPS, links.MAX_STEPS, key=key("steps"), step=10)
+    seed = st.number_input("Seed", 0, links.MAX_SEED, key=key("seed"), step=1)
+    sigma = surface.noise
+    if surface.noise > 0:
+        sigma = st.slider(
+            "Gradient noise σ",
+            0.0,
+            min(MAX_NOISE, 10.0),
+            key=key("sigma"),
+            step=0.1,
+            help="Standard deviation of the Gaussian noise added to every gradient, as a "
+            "minibatch would. Every optimizer sees the same noise at the same step.",
+        )
+    return surface, (x0, y0), steps, seed, sigma
 
 
 def plain(text: str) -> str:
@@ -37,12 +130,14 @@ def widget_key(spec: OptimizerSpec, hp: HyperParam, key_prefix: str) -> str:
 
 
 def set_hyperparameters(spec: OptimizerSpec, values: Mapping[str, Any], *, key_prefix: str) -> None:
-    """Put values into the widgets' session state (presets, links); call before the widgets."""
+    """Put values into the widgets' session state (presets, links); call before the widgets.
+    A value off the slider's grid (a cell of a Landscapes map) is kept as it is: its slider
+    offers it too (``hyperparameter_inputs``)."""
     for hp in spec.hyperparams:
         if hp.name in values:
             value = values[hp.name]
             st.session_state[widget_key(spec, hp, key_prefix)] = (
-                bool(value) if hp.scale == "bool" else hp.snap(float(value))
+                bool(value) if hp.scale == "bool" else float(value)
             )
 
 
@@ -56,10 +151,10 @@ def hyperparameter_inputs(spec: OptimizerSpec, *, key_prefix: str) -> dict[str, 
             st.session_state.setdefault(key, bool(hp.default))
             values[hp.name] = st.toggle(label, key=key, help=hp.help)
         else:
-            st.session_state.setdefault(key, float(hp.default))
+            current = st.session_state.setdefault(key, float(hp.default))
             values[hp.name] = st.select_slider(
                 label,
-                options=hp.options(),
+                options=sorted({*hp.options(), current}),
                 key=key,
                 format_func=format_value,
                 help=hp.help,

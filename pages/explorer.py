@@ -11,32 +11,28 @@ import streamlit as st
 from optviz import analyses, export, figures, links, presets
 from optviz.cache import byte_lru_cache
 from optviz.optim import OPTIMIZERS
-from optviz.surfaces import MAX_FORMULA_LENGTH, MAX_NOISE, SURFACES, Surface, parse_surface
+from optviz.surfaces import Surface
 from optviz.trajectories import Trajectories, simulate
 from optviz.ui import (
     chart_view,
     hyperparameter_inputs,
+    linked_surface,
+    load_surface,
     plain,
     race_view,
     set_hyperparameters,
+    surface_inputs,
     widget_key,
 )
 
 PREFIX = "explorer"  # namespace of this page's session-state keys
-SURFACE_CHOICES = [*SURFACES, links.CUSTOM]
 # Byte budgets of the shared caches: a race is counted with the arrays its views derive
 # (Trajectories.nbytes: ≈ 0.1 MB for 4 optimizers × 300 steps, ≈ 1.4 MB for 8 × 2000).
 RACE_BYTES = 96 * 1024**2
-SURFACE_BYTES = 16 * 1024  # a parsed formula's closures, counted generously
 FIGURE_BYTES = 48 * 1024**2  # figures as JSON: a race's ≈ 90 kB for 4 optimizers × 300 steps
 
 
 # --- cached computation (shared by every session; inputs are plain values) --------------------
-
-
-@byte_lru_cache(max_bytes=64 * SURFACE_BYTES, nbytes=lambda surface: SURFACE_BYTES)
-def load_surface(key: str, formula: str) -> Surface:
-    return parse_surface(formula) if key == links.CUSTOM else SURFACES[key]
 
 
 @byte_lru_cache(max_bytes=RACE_BYTES, nbytes=lambda result: result.nbytes)
@@ -157,23 +153,9 @@ def load_link() -> None:
     """First run of a session: the URL's configuration (or the defaults) into the widgets."""
     link, warnings = links.from_query(st.query_params.to_dict())
     state = st.session_state
-    good_formula = ""
-    if link.surface == links.CUSTOM:
-        try:
-            load_surface(links.CUSTOM, link.formula)
-            good_formula = link.formula
-        except ValueError as error:
-            warnings.append(f"Ignored the link's formula: {error}")
-    surface_key = links.CUSTOM if good_formula else link.surface
-    surface_key = "rosenbrock" if surface_key == links.CUSTOM and not good_formula else surface_key
-    surface = load_surface(surface_key, good_formula)
+    surface_key, good_formula, surface, start = linked_surface(link, warnings)
     state[key("surface")] = surface_key
     state[key("formula")] = state[key("good_formula")] = good_formula
-    start = link.start or surface.start
-    x_min, x_max, y_min, y_max = surface.bounds
-    if not (x_min <= start[0] <= x_max and y_min <= start[1] <= y_max):
-        warnings.append(f"Ignored the link's start point {start}: it lies outside the plot.")
-        start = surface.start
     state[key("x0")], state[key("y0")] = finite_start(surface, start)
     state[key("steps")] = link.steps
     state[key("seed")] = link.seed
@@ -201,48 +183,12 @@ for warning in state[key("warnings")]:
     st.warning(warning, icon="🔗")
 
 with st.sidebar:
-    st.header("Surface")
-    st.selectbox(
-        "Test surface",
-        SURFACE_CHOICES,
-        key=key("surface"),
-        format_func=lambda k: "Custom formula…" if k == links.CUSTOM else SURFACES[k].label,
-        on_change=reset_for_surface,
+    surface, (x0, y0), steps, seed, sigma = surface_inputs(
+        PREFIX,
+        on_surface=reset_for_surface,
+        on_formula=apply_formula,
+        note=state.get(key("start_note")),
     )
-    if state[key("surface")] == links.CUSTOM:
-        formula = st.text_input(
-            "f(x, y) =",
-            key=key("formula"),
-            # Well above the parser's limit: a long paste gets its "too long" message, not a cut.
-            max_chars=10 * MAX_FORMULA_LENGTH,
-            on_change=apply_formula,
-            help="x and y, numbers, + − * / ** ^, sin cos tan exp log sqrt abs tanh …, pi, e.",
-        )
-        try:
-            load_surface(links.CUSTOM, formula)
-        except ValueError as error:
-            st.error(f"{plain(str(error))}. Showing the last formula that worked.", icon="⚠️")
-        if state.get(key("start_note")):
-            st.info(state[key("start_note")], icon="📍")
-    surface = load_surface(state[key("surface")], state[key("good_formula")])
-
-    x_min, x_max, y_min, y_max = surface.bounds
-    col_x, col_y = st.columns(2)
-    x0 = col_x.number_input("Start x₀", x_min, x_max, key=key("x0"), step=0.1, format="%.3f")
-    y0 = col_y.number_input("Start y₀", y_min, y_max, key=key("y0"), step=0.1, format="%.3f")
-    steps = st.slider("Steps", links.MIN_STEPS, links.MAX_STEPS, key=key("steps"), step=10)
-    seed = st.number_input("Seed", 0, links.MAX_SEED, key=key("seed"), step=1)
-    sigma = surface.noise
-    if surface.noise > 0:
-        sigma = st.slider(
-            "Gradient noise σ",
-            0.0,
-            min(MAX_NOISE, 10.0),
-            key=key("sigma"),
-            step=0.1,
-            help="Standard deviation of the Gaussian noise added to every gradient, as a "
-            "minibatch would. Every optimizer sees the same noise at the same step.",
-        )
 
     st.header("Optimizers")
     chosen = st.multiselect(

@@ -6,6 +6,7 @@ st.set_page_config(page_title="optviz: optimizers, visualized", page_icon="🧭"
 
 pages = [
     st.Page("explorer.py", title="Trajectory explorer", icon=":material/route:", default=True),
+    st.Page("landscapes.py", title="Landscapes", icon=":material/landscape:"),
     st.Page("mnist.py", title="Live MNIST", icon=":material/model_training:"),
 ]
 st.navigation(pages).run()

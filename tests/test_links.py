@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, urlsplit
+
 import pytest
 
 from optviz.links import (
     ExplorerState,
+    LandscapesState,
     MnistState,
+    explorer_link,
     from_query,
+    landscapes_from_query,
+    landscapes_to_query,
     mnist_from_query,
     mnist_to_query,
     to_query,
 )
+from optviz.optim import OPTIMIZERS
 
 
 def test_a_full_configuration_round_trips_through_the_query():
@@ -198,3 +205,85 @@ def test_the_explorer_and_mnist_links_keep_their_own_formats():
     assert warnings == ["Ignored link parameter `opt`: unknown parameter"]
     _, warnings = from_query({"optimizers": "adam"})
     assert warnings == ["Ignored link parameter `optimizers`: unknown parameter"]
+
+
+# --- Landscapes ----------------------------------------------------------------------------
+
+
+def test_a_landscapes_configuration_round_trips_with_the_explorers_shared_parameters():
+    state = LandscapesState(
+        explorer=ExplorerState(
+            surface="himmelblau",
+            start=(1.5, -2.0),
+            steps=400,
+            seed=3,
+            optimizers=("sgd", "rmsprop"),
+            hparams={"rmsprop": {"lr": 0.02, "alpha": 0.9}},
+        ),
+        tab="Maps",
+        map_key="rmsprop",
+        pair=("lr", "alpha"),
+        metric="steps",
+        tol=1e-5,
+        starts=2,
+        seeds=3,
+        cells=48,
+        basin_cells=16,
+    )
+    query = landscapes_to_query(state)
+    assert query["surface"] == "himmelblau" and query["rmsprop.alpha"] == "0.9"
+    assert "view" not in query and "3d" not in query  # the explorer's own are not shared
+    parsed, warnings = landscapes_from_query(query)
+    assert warnings == []
+    assert parsed == state
+
+
+@pytest.mark.parametrize(
+    ("query", "warning"),
+    [
+        ({"map": "sgd"}, "`map`: choose an optimizer with maps: momentum, nesterov, adadelta"),
+        ({"pair": "beta1,lr"}, "`pair`: Adam maps beta1,beta2; lr,beta1"),
+        ({"map": "rmsprop", "pair": "beta1,beta2"}, "`pair`: RMSprop maps lr,alpha"),
+        ({"metric": "speed"}, "`metric`: must be one of gap, steps"),
+        ({"tol": "0"}, "`tol`: must be between 1e-12 and 1000"),
+        ({"tol": "inf"}, "`tol`: 'inf' is not a finite number"),
+        ({"starts": "6"}, "`starts`: must be between 1 and 5"),
+        ({"seeds": "9"}, "`seeds`: must be between 1 and 8"),
+        ({"cells": "65"}, "`cells`: must be between 8 and 64"),
+        ({"basin_cells": "x"}, "`basin_cells`: 'x' is not a whole number"),
+        ({"tab": "Explorer"}, "`tab`: must be one of α sensitivity, Maps, Basins, Tune all"),
+        ({"steps": "5"}, "`steps`: must be between 10 and 2000"),  # the explorer's check
+        ({"view": "side"}, "`view`: unknown parameter"),
+    ],
+)
+def test_bad_landscapes_parameters_are_dropped_with_a_warning_naming_them(query, warning):
+    state, warnings = landscapes_from_query(query)
+    assert len(warnings) == 1 and warning in warnings[0]
+    default = LandscapesState()
+    assert (state.tab, state.metric, state.tol, state.cells) == (
+        default.tab,
+        default.metric,
+        default.tol,
+        default.cells,
+    )
+    if "map" in query:  # a map's pair follows its optimizer
+        assert state.pair in OPTIMIZERS[state.map_key].maps
+
+
+def test_a_map_without_a_pair_takes_its_first_pair():
+    state, warnings = landscapes_from_query({"map": "adadelta"})
+    assert warnings == [] and state.pair == ("lr", "rho")
+
+
+def test_the_explorer_link_carries_the_configuration_relative_to_the_app():
+    state = ExplorerState(
+        surface="booth",
+        start=(1.0, 2.0),
+        optimizers=("adam",),
+        hparams={"adam": {"lr": 0.05, "beta1": 0.48751941342056}},  # a map cell's value
+    )
+    link = explorer_link(state)
+    assert "adam.lr=0.05&" in link and "adam.beta1=0.48751941342056" in link
+    assert link.startswith("./?")
+    parsed, warnings = from_query(dict(parse_qsl(urlsplit(link).query)))
+    assert warnings == [] and parsed == state  # exactly: the explorer races the cell's values

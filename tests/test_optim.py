@@ -8,6 +8,8 @@ inputs drives the error tests: adding an optimizer adds rows, not test functions
 from __future__ import annotations
 
 import copy
+import inspect
+import re
 
 import numpy as np
 import pytest
@@ -440,6 +442,11 @@ INVALID = [
     (Adagrad, {"eps": -1e-3}, "Invalid epsilon value: -0.001"),
     (Adadelta, {"rho": 1.5}, "Invalid rho value: 1.5"),
     (Adadelta, {"rho": -0.1}, "Invalid rho value: -0.1"),
+    (Adadelta, {"lr": -1.0}, "Invalid learning rate: -1.0"),
+    (Adadelta, {"eps": -1.0}, "Invalid epsilon value: -1.0"),
+    (Adagrad, {"lr": -1.0}, "Invalid learning rate: -1.0"),
+    (RMSprop, {"lr": -1.0}, "Invalid learning rate: -1.0"),
+    (RMSprop, {"eps": -1.0}, "Invalid epsilon value: -1.0"),
     (RMSprop, {"alpha": -0.1}, "Invalid alpha value: -0.1"),
     (RMSprop, {"momentum": -0.1}, "Invalid momentum value: -0.1"),
     (Adam, {"lr": -1.0}, "Invalid learning rate: -1.0"),
@@ -449,6 +456,8 @@ INVALID = [
     (Adam, {"betas": (0.9, 1.0)}, "Invalid beta parameter at index 1: 1.0"),
     (Adamax, {"betas": (-0.1, 0.9)}, "Invalid beta parameter at index 0: -0.1"),
     (Adamax, {"weight_decay": -1.0}, "Invalid weight_decay value: -1.0"),
+    (Adamax, {"lr": -1.0}, "Invalid learning rate: -1.0"),
+    (Adamax, {"eps": -1.0}, "Invalid epsilon value: -1.0"),
     (Adam, {"lr": torch.tensor([[0.1], [-0.1]])}, "Invalid learning rate"),
     (AdamW, {"betas": (0.9, 1.0)}, "Invalid beta parameter at index 1: 1.0"),
     (AdamW, {"weight_decay": -0.1}, "Invalid weight_decay value: -0.1"),
@@ -520,3 +529,37 @@ def test_registry_entry_is_complete_and_builds_with_defaults(key):
                 hp.validate(float("nan"))
             with pytest.raises(ValueError):
                 hp.validate(hp.high * 10 + 1)
+
+
+def _as_sweep(cls, kwargs):
+    """An INVALID row's arguments with each number (or member of a pair) that differs from the
+    class default given as a ``(2, 1)`` tensor: the default (0 for Adafactor's ε1, None by
+    default) in one configuration, the bad value in the other."""
+    defaults = inspect.signature(cls).parameters
+    swept = {}
+    for name, value in kwargs.items():
+        default = defaults[name].default
+        if isinstance(value, tuple):
+            swept[name] = tuple(
+                v if v == d or v is None else torch.tensor([[d or 0.0], [v]], dtype=torch.float64)
+                for v, d in zip(value, default, strict=True)
+            )
+        else:
+            swept[name] = torch.tensor([[default], [value]], dtype=torch.float64)
+    return swept
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs", "message"),
+    [row for row in INVALID if not any(isinstance(v, torch.Tensor) for v in row[1].values())],
+)
+def test_tensor_hyperparameters_are_validated_element_wise_with_pytorchs_message(
+    cls, kwargs, message
+):
+    """Every hyperparameter that may be a tensor (α, ε, ρ, μ, β1, β2, …): one bad element among
+    good ones is refused with the message PyTorch gives for that argument."""
+    prefix = message.split(":")[0]
+    with pytest.raises(ValueError, match="^" + re.escape(prefix)):
+        cls([torch.zeros(2, 2, requires_grad=True)], **_as_sweep(cls, kwargs))
+    good = {name: torch.tensor([[0.5], [0.5]], dtype=torch.float64) for name in ("lr",)}
+    cls([torch.zeros(2, 2, requires_grad=True)], **good)  # a tensor of good values is taken

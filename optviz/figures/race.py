@@ -37,8 +37,8 @@ from optviz.figures.layout import (
 )
 from optviz.figures.surface import (
     CONTOUR_COLORSCALE,
-    MINIMUM_COLOR,
     ZScale,
+    minima_markers,
     surface_layers,
 )
 from optviz.figures.transport import f32, typed
@@ -310,16 +310,7 @@ def _surface_traces(
         if len(minima):
             traces.append(
                 {
-                    "type": "scatter",
-                    "x": f32(minima[:, 0]),
-                    "y": f32(minima[:, 1]),
-                    "mode": "markers",
-                    "marker": {
-                        "symbol": "star",
-                        "size": 17,
-                        "color": MINIMUM_COLOR,
-                        "line": {"color": OUTLINE, "width": 1.5},
-                    },
+                    **minima_markers(minima, 17, 1.5),
                     "name": "global minimum",
                     "legendgroup": "minimum",
                     "showlegend": p == 0,

@@ -43,6 +43,22 @@ BACKDROP_OVERSAMPLING = 3  # the raster backdrop has 3× the contour's samples p
 MINIMUM_COLOR = "#FFD23F"  # gold star: visible on the light contour, distinct from every path
 
 
+def minima_markers(minima: np.ndarray, size: float, outline: float) -> dict:
+    """A scatter trace's points and gold star markers at ``minima`` ``(N, 2)``."""
+    return {
+        "type": "scatter",
+        "x": f32(minima[:, 0]),
+        "y": f32(minima[:, 1]),
+        "mode": "markers",
+        "marker": {
+            "symbol": "star",
+            "size": size,
+            "color": MINIMUM_COLOR,
+            "line": {"color": OUTLINE, "width": outline},
+        },
+    }
+
+
 @dataclass(frozen=True)
 class ZScale:
     """How f becomes the plotted z: identity, or z = log10(f − f* + δ) for log-scale surfaces.

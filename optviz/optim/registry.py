@@ -36,6 +36,7 @@ Scale = Literal["log", "linear", "decay", "bool"]
 
 # Values a decay rate (β, ρ, μ) can take: dense towards 1, where the behaviour changes fastest.
 DECAYS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9995, 0.9999)
+COARSE_DECAYS = (0.5, 0.9, 0.99, 0.999)  # a decay's values in a search over several at once
 
 
 # The registry's LaTeX symbols in plain Unicode.
@@ -104,12 +105,27 @@ class HyperParam:
         grid = [v for v in grid if self.low <= v <= self.high]
         return sorted(set(grid) | {float(self.default)})
 
-    def snap(self, value: float) -> float:
-        """The option closest to ``value`` (in log distance on a log scale)."""
+    def dense(self, n: int) -> list[float]:
+        """``n`` values from ``low`` to ``high`` spaced as the slider is (``scale``): evenly in
+        log(value) for ``log``, in log(1 − value) for ``decay`` (dense towards 1), else evenly.
+        The grids of the Landscapes page's sensitivity curves and maps."""
         if self.scale == "log":
-            target = math.log(max(value, 1e-300))
-            return min(self.options(), key=lambda v: abs(math.log(v) - target))
-        return min(self.options(), key=lambda v: abs(v - value))
+            ends = math.log10(self.low), math.log10(self.high)
+            return [10.0 ** (ends[0] + (ends[1] - ends[0]) * i / (n - 1)) for i in range(n)]
+        if self.scale == "decay":
+            ends = math.log10(1 - self.low), math.log10(1 - self.high)
+            return [1 - 10.0 ** (ends[0] + (ends[1] - ends[0]) * i / (n - 1)) for i in range(n)]
+        if self.scale == "linear":
+            return [self.low + (self.high - self.low) * i / (n - 1) for i in range(n)]
+        raise ValueError(f"{self.name} is a toggle, not a range")
+
+    def coarse(self) -> list[float]:
+        """A few values that span the range, for a search over several hyperparameters at
+        once (the Landscapes page's "Tune all"): ``COARSE_DECAYS`` for a decay, else the
+        default."""
+        if self.scale == "decay":
+            return [v for v in COARSE_DECAYS if self.low <= v <= self.high]
+        return [self.default]
 
     def validate(self, value: Any) -> float | bool:
         """Check a user's value (from a widget or a URL): right type, finite, within range."""
@@ -177,6 +193,9 @@ class OptimizerSpec:
     # Whether it divides bias out of its moments: always (True), never (False), or as the
     # boolean hyperparameter of that name says (Adam's "bias_correction", for the §3 ablation).
     bias_correction: bool | str = False
+    # The hyperparameter pairs the Landscapes page maps (final loss over a grid of both), x then
+    # y; the non-α ones among them are also what its "Tune all" searches besides α.
+    maps: tuple[tuple[str, str], ...] = ()
     # Values the MNIST page's "Paper settings" button sets: the paper's (§6) where it gives them,
     # else the usual good values for MNIST pixels in [0, 1]. Names left out keep their defaults.
     paper_settings: Mapping[str, float | bool] = field(default_factory=dict)
@@ -187,6 +206,12 @@ class OptimizerSpec:
             if hp.name == name:
                 return hp
         raise KeyError(f"{self.label} has no hyperparameter {name!r}")
+
+    @property
+    def tuned(self) -> tuple[str, ...]:
+        """The hyperparameters besides α that shape this optimizer's landscape (from ``maps``)."""
+        names = (name for pair in self.maps for name in pair if name != "lr")
+        return tuple(dict.fromkeys(names))
 
     def corrects_bias(self, hparams: Hyperparameters) -> bool:
         """Whether a run with ``hparams`` divides bias out of its moments."""
@@ -282,6 +307,17 @@ _MOMENTUM = HyperParam(
     "Momentum μ: how much of the last step carries over.",
 )
 
+# Nesterov's look-ahead needs μ > 0 (torch.optim.SGD rejects nesterov=True with μ = 0).
+_NESTEROV_MOMENTUM = HyperParam(
+    "momentum",
+    r"\mu",
+    0.9,
+    0.01,
+    0.999,
+    "decay",
+    "Momentum μ: how much of the last step carries over (Nesterov needs μ > 0).",
+)
+
 _MOMENTUM_BUFFER = StateSpec("momentum_buffer", "b", "momentum buffer")
 _FIRST_MOMENT = StateSpec("exp_avg", "m", "first moment (mean of g)", corrected_by="beta1")
 _SECOND_MOMENT = StateSpec(
@@ -337,6 +373,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
             "#E69F00",
             (_lr(1e-3), _MOMENTUM),
             state=(_MOMENTUM_BUFFER,),
+            maps=(("lr", "momentum"),),
             paper_settings={"lr": 0.01, "momentum": 0.9},
         ),
         OptimizerSpec(
@@ -344,8 +381,9 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
             Nesterov,
             "Nesterov",
             "#882255",
-            (_lr(1e-3), _MOMENTUM),
+            (_lr(1e-3), _NESTEROV_MOMENTUM),
             state=(_MOMENTUM_BUFFER,),
+            maps=(("lr", "momentum"),),
             paper_settings={"lr": 0.01, "momentum": 0.9},
         ),
         OptimizerSpec(
@@ -373,6 +411,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
                 StateSpec("square_avg", "v", "mean of g²", magnitude=True),
                 StateSpec("acc_delta", "u", "mean of Δ²", magnitude=True),
             ),
+            maps=(("lr", "rho"),),
             paper_settings={"lr": 1.0, "rho": 0.95, "eps": 1e-6},  # Zeiler 2012: ρ=0.95, ε=1e-6
         ),
         OptimizerSpec(
@@ -401,6 +440,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
                 StateSpec("grad_avg", "ḡ", "mean of g"),
                 _MOMENTUM_BUFFER,
             ),
+            maps=(("lr", "alpha"),),
             paper_settings={"lr": 0.001},
         ),
         OptimizerSpec(
@@ -435,6 +475,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
             ),
             step_bound=_adam_bound,
             bias_correction="bias_correction",
+            maps=(("beta1", "beta2"), ("lr", "beta1")),
             # §6: α=0.001, β1=0.9, β2=0.999, ε=1e-8, Algorithm 1's defaults.
             paper_settings={"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
         ),
@@ -450,6 +491,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
             ),
             step_bound=_adamax_bound,
             bias_correction=True,
+            maps=(("beta1", "beta2"),),
             paper_settings={"lr": 0.002},  # Algorithm 2's α
         ),
         OptimizerSpec(
