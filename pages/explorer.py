@@ -256,7 +256,7 @@ else:
     race_column, about_column = st.columns([2.6, 1], gap="medium")
 with race_column:
     race_view(
-        figure_json(figures.race_figure, race_args, side_by_side=side_by_side),
+        figure_json(figures.race_spec, race_args, side_by_side=side_by_side),
         result,
         key=key("race"),
     )

@@ -82,6 +82,9 @@ def assert_all_finite(fig):
 
 
 def array(value):
+    """A trace's data array, whether a list, numpy or a plotly base64 typed array."""
+    if isinstance(value, dict) and "bdata" in value:
+        return decode(value).astype(np.float64)
     return np.asarray(value, dtype=np.float64)
 
 
@@ -320,7 +323,7 @@ def test_a_run_that_diverges_inside_the_plot_ends_in_an_x_at_its_last_finite_poi
     assert diverged > 0 and figures.race.window_exit(result, 0) is None
     fig = figures.race_figure(result)
     _, (path,), (head,) = race_parts(fig, 1)
-    assert len(fig.data[path].x) == diverged  # θ_0 … θ_{s−1}: the frozen tail is not drawn
+    assert len(array(fig.data[path].x)) == diverged  # θ_0 … θ_{s−1}: the frozen tail is not drawn
     assert fig.data[head].marker.symbol == "x"
     (annotation,) = fig.layout.annotations
     assert (
@@ -486,7 +489,7 @@ def test_3d_figure_marks_a_diverged_runs_head_for_the_player(diverging):
     sgd, adam = fig.layout.meta["race3d"]["runs"]
     assert sgd["last"] == diverging.diverged_at[0, 0] - 1 and sgd["ended"]["symbol"] == "x"
     assert sgd["marker"]["symbol"] == "circle" and adam["ended"] == adam["marker"]
-    assert len(fig.data[sgd["path"]].x) == sgd["last"] + 1
+    assert len(array(fig.data[sgd["path"]].x)) == sgd["last"] + 1
 
 
 # -------------------------------------------------------------------------- loss and distance

@@ -16,7 +16,7 @@ from optviz.figures.curves import distance_figure, loss_figure, progress_figure
 from optviz.figures.internals import bias_correction_figure, moments_figure, step_size_figure
 from optviz.figures.labels import divergence_note, run_names
 from optviz.figures.layout import new_figure
-from optviz.figures.race import race_figure
+from optviz.figures.race import race_figure, race_spec
 from optviz.figures.surface import surface_3d_figure
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "new_figure",
     "progress_figure",
     "race_figure",
+    "race_spec",
     "run_names",
     "step_size_figure",
     "surface_3d_figure",

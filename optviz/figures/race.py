@@ -104,7 +104,14 @@ def window_exit(result: Trajectories, k: int) -> tuple[int, np.ndarray] | None:
 
 
 def race_figure(result: Trajectories, *, side_by_side: bool = False, grid: int = 120) -> go.Figure:
-    """The optimizers' paths on the surface's contour, ready for the race player.
+    """``race_spec`` as a plotly figure (validated)."""
+    return go.Figure(race_spec(result, side_by_side=side_by_side, grid=grid))
+
+
+def race_spec(result: Trajectories, *, side_by_side: bool = False, grid: int = 120) -> dict:
+    """The optimizers' paths on the surface's contour, ready for the race player: a figure as
+    plain JSON-ready data (arrays as plotly's base64 typed arrays), which the app sends as it is
+    (validating a figure this size costs more than drawing it; ``race_figure`` validates).
 
     The data is the final state (complete paths), so the figure is informative before Play is
     pressed. ``layout.meta.race`` holds what the player (``race_player.js``) animates: each
@@ -194,7 +201,7 @@ def race_figure(result: Trajectories, *, side_by_side: bool = False, grid: int =
             axis |= {"range": [y_min, y_max], "scaleanchor": axis.get("anchor", "x")}
             axis["scaleratio"] = 1
         layout[name] = axis
-    return go.Figure(data=surface_traces + path_traces + head_traces, layout=layout)
+    return {"data": surface_traces + path_traces + head_traces, "layout": layout}
 
 
 def _fitted_size(
@@ -278,9 +285,9 @@ def _surface_traces(
         traces.append(
             {
                 "type": "heatmap",
-                "x": f32(xs[::HOVER_STRIDE]),
-                "y": f32(ys[::HOVER_STRIDE]),
-                "z": f32(z[::HOVER_STRIDE, ::HOVER_STRIDE]),
+                "x": typed(xs[::HOVER_STRIDE]),
+                "y": typed(ys[::HOVER_STRIDE]),
+                "z": typed(z[::HOVER_STRIDE, ::HOVER_STRIDE]),
                 "coloraxis": "coloraxis",
                 "opacity": 0,  # the backdrop shows the surface; this layer hovers
                 "zsmooth": False,
@@ -322,8 +329,8 @@ def _surface_traces(
         traces.append(
             {
                 "type": "scatter",
-                "x": f32(start[:1]),
-                "y": f32(start[1:]),
+                "x": typed(start[:1]),
+                "y": typed(start[1:]),
                 "mode": "markers",
                 "marker": {
                     "symbol": "square",
@@ -377,10 +384,10 @@ def _run_traces(
         paths.append(
             {
                 "type": "scatter",
-                "x": xy[:, 0],
-                "y": xy[:, 1],
+                "x": typed(xy[:, 0]),
+                "y": typed(xy[:, 1]),
                 # Hover indices match at every step: the player draws a prefix of this path.
-                "customdata": f32(losses),
+                "customdata": typed(losses),
                 "mode": "lines",
                 "line": {"color": run_color(result, k), "width": 2, "dash": run_dash(result, k)},
                 "name": name,

@@ -47,8 +47,8 @@ def minima_markers(minima: np.ndarray, size: float, outline: float) -> dict:
     """A scatter trace's points and gold star markers at ``minima`` ``(N, 2)``."""
     return {
         "type": "scatter",
-        "x": f32(minima[:, 0]),
-        "y": f32(minima[:, 1]),
+        "x": typed(minima[:, 0]),
+        "y": typed(minima[:, 1]),
         "mode": "markers",
         "marker": {
             "symbol": "star",

@@ -24,7 +24,10 @@ def typed(values: np.ndarray) -> dict[str, str]:
     untouched). Values that are float32 already are taken as they are (``f32`` made them so).
     """
     array = values if values.dtype == np.float32 else f32(values)
-    return {"dtype": "f4", "bdata": base64.b64encode(array.tobytes()).decode("ascii")}
+    spec = {"dtype": "f4", "bdata": base64.b64encode(array.tobytes()).decode("ascii")}
+    if array.ndim > 1:
+        spec["shape"] = ", ".join(map(str, array.shape))  # row-major, as plotly.js reads it
+    return spec
 
 
 def f32(values: np.ndarray | Sequence[float]) -> np.ndarray:
