@@ -10,22 +10,26 @@ Format (all optional)::
 
     ?surface=rosenbrock&x0=-1.5&y0=2&steps=300&seed=0&sigma=1
     &opt=sgd,momentum,adam&adam.lr=0.01&adam.bias_correction=false&view=side
+    &schedule=cosine&schedule.T_max=500
     ?surface=custom&formula=x%5E2%2B3*sin(y)
 
 Live MNIST (all optional; a link only fills the widgets, it never starts a run)::
 
     ?model=cnn&optimizers=sgd,adam&adam.lr=0.01&epochs=5&batch=64&images=12000&seeds=2
-    &device=cpu&dropout=0.2&x=seconds
+    &device=cpu&dropout=0.2&x=seconds&schedule=step&schedule.gamma=0.1
+
+A schedule's parameters left out of a link take their defaults (and are left out of links).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from optviz.optim import OPTIMIZERS
+from optviz.schedules import CONSTANT, SCHEDULES, Schedule
 from optviz.surfaces import MAX_FORMULA_LENGTH, MAX_NOISE, SURFACES
 from optviz.training.config import (
     DEVICES,
@@ -61,6 +65,7 @@ class ExplorerState:
     view: str = "overlay"
     show_3d: bool = False
     tab: str = TABS[0]
+    schedule: Schedule = CONSTANT
 
 
 def to_query(state: ExplorerState) -> dict[str, str]:
@@ -87,7 +92,7 @@ def to_query(state: ExplorerState) -> dict[str, str]:
         query["3d"] = "true"
     if state.tab != default.tab:
         query["tab"] = state.tab
-    return query
+    return query | _schedule_query(state.schedule)
 
 
 def from_query(params: Mapping[str, str]) -> tuple[ExplorerState, list[str]]:
@@ -128,6 +133,8 @@ def from_query(params: Mapping[str, str]) -> tuple[ExplorerState, list[str]]:
                 values["show_3d"] = raw == "true"
             elif name == "tab":
                 values["tab"] = _choice(raw, TABS)
+            elif _schedule_param(name, raw, values):
+                pass
             elif "." in name:
                 key, hp_name = name.split(".", 1)
                 values.setdefault("hparams", {}).setdefault(key, {})[hp_name] = _hparam(
@@ -141,6 +148,7 @@ def from_query(params: Mapping[str, str]) -> tuple[ExplorerState, list[str]]:
             reject(name, str(error))
 
     warnings += _unknown_warnings(unknown_params)
+    _read_schedule(values, reject)
 
     if ("x0" in values) != ("y0" in values):
         reject("x0" if "x0" in values else "y0", "x0 and y0 go together")
@@ -191,6 +199,7 @@ class MnistState:
     device: str = DEVICES[0]
     dropout: float = 0.0
     x: str = MNIST_X_AXES[0]
+    schedule: Schedule = CONSTANT
 
 
 def mnist_to_query(state: MnistState) -> dict[str, str]:
@@ -211,7 +220,7 @@ def mnist_to_query(state: MnistState) -> dict[str, str]:
     ):
         if value != default_value:
             query[name] = f"{value:g}" if isinstance(value, float) else str(value)
-    return query
+    return query | _schedule_query(state.schedule)
 
 
 def mnist_from_query(params: Mapping[str, str]) -> tuple[MnistState, list[str]]:
@@ -241,6 +250,8 @@ def mnist_from_query(params: Mapping[str, str]) -> tuple[MnistState, list[str]]:
                 values["dropout"] = _between_0_and(raw, MAX_DROPOUT)
             elif name == "x":
                 values["x"] = _choice(raw, MNIST_X_AXES)
+            elif _schedule_param(name, raw, values):
+                pass
             elif "." in name:
                 key, hp_name = name.split(".", 1)
                 values.setdefault("hparams", {}).setdefault(key, {})[hp_name] = _hparam(
@@ -252,7 +263,46 @@ def mnist_from_query(params: Mapping[str, str]) -> tuple[MnistState, list[str]]:
             unknown_params.append((name, str(error)))
         except ValueError as error:
             warnings.append(f"Ignored link parameter `{_shown(name)}`: {error}")
+    _read_schedule(
+        values, lambda name, why: warnings.append(f"Ignored link parameter `{name}`: {why}")
+    )
     return MnistState(**values), warnings + _unknown_warnings(unknown_params)
+
+
+def _schedule_query(schedule: Schedule) -> dict[str, str]:
+    """``schedule=<key>`` and the parameters that differ from their defaults; none if constant."""
+    key, params = schedule
+    if key == CONSTANT[0]:
+        return {}
+    spec = SCHEDULES[key]
+    defaults = spec.check()
+    changed = {n: v for n, v in spec.check(params).items() if v != defaults[n]}
+    return {"schedule": key} | {f"schedule.{n}": f"{v:g}" for n, v in changed.items()}
+
+
+def _schedule_param(name: str, raw: str, values: dict[str, Any]) -> bool:
+    """Read ``schedule`` or ``schedule.<parameter>`` into ``values``; False for other names.
+    The parameters are checked against the schedule once the whole link is read."""
+    if name == "schedule":
+        values["schedule_key"] = _choice(raw, tuple(SCHEDULES))
+    elif name.startswith("schedule."):
+        values.setdefault("schedule_params", {})[name.removeprefix("schedule.")] = _finite(raw)
+    else:
+        return False
+    return True
+
+
+def _read_schedule(values: dict[str, Any], reject: Callable[[str, str], None]) -> None:
+    """``values["schedule"]`` from what ``_schedule_param`` read; a parameter the schedule
+    does not have, or out of its range, is dropped with a warning."""
+    key = values.pop("schedule_key", CONSTANT[0])
+    spec, params = SCHEDULES[key], {}
+    for name, value in values.pop("schedule_params", {}).items():
+        try:
+            params[name] = spec.check({name: value})[name]
+        except ValueError as error:
+            reject(f"schedule.{name}", str(error))
+    values["schedule"] = (key, params)
 
 
 class _Unknown(ValueError):

@@ -739,9 +739,14 @@ def test_figure_modules_are_pure_and_never_run_the_engine(path):
 def test_the_csv_gives_each_row_the_gradient_at_its_point_and_everything_to_redo_the_race():
     surface = SURFACES["noisy_quadratic"]
     runs = [("adam", {"lr": 0.05}), ("sgd", {"lr": 0.01})]
-    result = simulate(surface, runs, surface.start, 20, seed=7)
+    schedules = [("step", {"step_size": 5, "gamma": 0.5}), None]
+    result = simulate(surface, runs, surface.start, 20, seed=7, schedules=schedules)
     rows = list(csv.DictReader(io.StringIO(export.trajectories_csv(result, seed=7))))
     assert len(rows) == 2 * 21
+    assert {row["schedule"] for row in rows if row["optimizer"] == "adam"} == {
+        "step (step_size = 5, gamma = 0.5)"
+    }
+    assert {row["schedule"] for row in rows if row["optimizer"] == "sgd"} == {"constant"}
     adam = [row for row in rows if row["optimizer"] == "adam"]
     for t, row in enumerate(adam):
         assert (row["surface"], float(row["sigma"]), row["seed"]) == (

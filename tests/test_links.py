@@ -198,3 +198,50 @@ def test_the_explorer_and_mnist_links_keep_their_own_formats():
     assert warnings == ["Ignored link parameter `opt`: unknown parameter"]
     _, warnings = from_query({"optimizers": "adam"})
     assert warnings == ["Ignored link parameter `optimizers`: unknown parameter"]
+
+
+@pytest.mark.parametrize(
+    ("state_type", "write", "read"),
+    [(ExplorerState, to_query, from_query), (MnistState, mnist_to_query, mnist_from_query)],
+)
+def test_a_schedule_round_trips_on_both_pages_with_its_changed_parameters_only(
+    state_type, write, read
+):
+    state = state_type(schedule=("step", {"step_size": 250, "gamma": 0.1}))
+    query = write(state)
+    assert query["schedule"] == "step" and query["schedule.step_size"] == "250"
+    assert read(query) == (state, [])
+    default_gamma = state_type(schedule=("step", {"gamma": 0.5}))  # the default: left out
+    assert "schedule.gamma" not in write(default_gamma)
+    assert "schedule" not in write(state_type())  # constant: the link stays short
+
+
+@pytest.mark.parametrize("read", [from_query, mnist_from_query])
+@pytest.mark.parametrize(
+    ("query", "kept", "message"),
+    [
+        ({"schedule": "cyclic"}, ("constant", {}), "`schedule`: must be one of constant"),
+        (
+            {"schedule": "step", "schedule.step_size": "0"},
+            ("step", {}),
+            "`schedule.step_size`: step_size must be between 1",
+        ),
+        (
+            {"schedule": "cosine", "schedule.T_max": "2.5"},
+            ("cosine", {}),
+            "`schedule.T_max`: T_max must be a whole number",
+        ),
+        (
+            {"schedule": "cosine", "schedule.gamma": "0.5"},
+            ("cosine", {}),
+            "`schedule.gamma`: the cosine schedule has no parameter 'gamma'",
+        ),
+        ({"schedule.T_max": "nan"}, ("constant", {}), "`schedule.T_max`: 'nan' is not a finite"),
+    ],
+)
+def test_a_bad_schedule_in_a_link_is_dropped_with_a_warning_that_names_it(
+    read, query, kept, message
+):
+    state, warnings = read(query)
+    assert state.schedule == kept
+    assert len(warnings) == 1 and message in warnings[0], warnings
