@@ -73,6 +73,18 @@ def set_schedule(schedule: Schedule, *, key_prefix: str) -> None:
         st.session_state[f"{key_prefix}_schedule_{key}_{name}"] = value
 
 
+def current_schedule(*, key_prefix: str) -> Schedule:
+    """The schedule the widgets of ``schedule_inputs`` hold (for callbacks that run before
+    them); constant if they were never drawn."""
+    key = st.session_state.get(f"{key_prefix}_schedule", "constant")
+    params = {}
+    for param in SCHEDULES[key].params:
+        widget = f"{key_prefix}_schedule_{key}_{param.name}"
+        if widget in st.session_state:
+            params[param.name] = st.session_state[widget]
+    return key, params
+
+
 def schedule_inputs(*, key_prefix: str) -> Schedule:
     """The learning-rate schedule: a select of ``SCHEDULES``, its α_t in LaTeX and a number
     input per parameter (bounded by its range, so every value it returns is valid)."""
