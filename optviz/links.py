@@ -225,48 +225,43 @@ def mnist_to_query(state: MnistState) -> dict[str, str]:
 
 def mnist_from_query(params: Mapping[str, str]) -> tuple[MnistState, list[str]]:
     """Read a Live MNIST query; returns the state and the warnings, as ``from_query`` does."""
-    warnings: list[str] = []
-    values: dict[str, Any] = {}
-    unknown_params: list[tuple[str, str]] = []
-    for name, raw in params.items():
-        try:
-            if name == "model":
-                if raw not in MODELS:
-                    raise ValueError(f"unknown model {raw!r}; choose one of {', '.join(MODELS)}")
-                values["model"] = raw
-            elif name == "optimizers":
-                values["optimizers"] = _optimizers(raw)
-            elif name == "epochs":
-                values["epochs"] = _integer(raw, 1, MAX_EPOCHS)
-            elif name == "batch":
-                values["batch_size"] = _integer(raw, 1, MAX_BATCH_SIZE)
-            elif name == "images":
-                values["train_images"] = _integer(raw, MIN_TRAIN_SUBSET, MAX_TRAIN_SUBSET)
-            elif name == "seeds":
-                values["seeds"] = _integer(raw, 1, MAX_RUNS_PER_CLICK)
-            elif name == "device":
-                values["device"] = _choice(raw, DEVICES)
-            elif name == "dropout":
-                values["dropout"] = _between_0_and(raw, MAX_DROPOUT)
-            elif name == "x":
-                values["x"] = _choice(raw, MNIST_X_AXES)
-            elif _schedule_param(name, raw, values):
-                pass
-            elif "." in name:
-                key, hp_name = name.split(".", 1)
-                values.setdefault("hparams", {}).setdefault(key, {})[hp_name] = _hparam(
-                    key, hp_name, raw
-                )
-            else:
-                raise _Unknown("unknown parameter")
-        except _Unknown as error:
-            unknown_params.append((name, str(error)))
-        except ValueError as error:
-            warnings.append(f"Ignored link parameter `{_shown(name)}`: {error}")
+
+    def read(name: str, raw: str, values: dict[str, Any]) -> None:
+        if name == "model":
+            if raw not in MODELS:
+                raise ValueError(f"unknown model {raw!r}; choose one of {', '.join(MODELS)}")
+            values["model"] = raw
+        elif name == "optimizers":
+            values["optimizers"] = _optimizers(raw)
+        elif name == "epochs":
+            values["epochs"] = _integer(raw, 1, MAX_EPOCHS)
+        elif name == "batch":
+            values["batch_size"] = _integer(raw, 1, MAX_BATCH_SIZE)
+        elif name == "images":
+            values["train_images"] = _integer(raw, MIN_TRAIN_SUBSET, MAX_TRAIN_SUBSET)
+        elif name == "seeds":
+            values["seeds"] = _integer(raw, 1, MAX_RUNS_PER_CLICK)
+        elif name == "device":
+            values["device"] = _choice(raw, DEVICES)
+        elif name == "dropout":
+            values["dropout"] = _between_0_and(raw, MAX_DROPOUT)
+        elif name == "x":
+            values["x"] = _choice(raw, MNIST_X_AXES)
+        elif _schedule_param(name, raw, values):
+            pass
+        elif "." in name:
+            key, hp_name = name.split(".", 1)
+            values.setdefault("hparams", {}).setdefault(key, {})[hp_name] = _hparam(
+                key, hp_name, raw
+            )
+        else:
+            raise _Unknown("unknown parameter")
+
+    values, warnings = _read_query(params, read)
     _read_schedule(
         values, lambda name, why: warnings.append(f"Ignored link parameter `{name}`: {why}")
     )
-    return MnistState(**values), warnings + _unknown_warnings(unknown_params)
+    return MnistState(**values), warnings
 
 
 def _schedule_query(schedule: Schedule) -> dict[str, str]:
@@ -367,3 +362,68 @@ def _hparam(key: str, name: str, raw: str) -> float | bool:
             raise ValueError("must be true or false")
         return raw.lower() == "true"
     return float(hp.validate(_finite(raw)))
+
+
+# --- Experiments ----------------------------------------------------------------------------
+
+EXPERIMENTS = ("reddi", "decay", "rotation")  # the Experiments page's, in its order
+ONLINE_SETTINGS = ("deterministic", "stochastic")
+ONLINE_STEPS = (1_000, 10_000, 100_000)  # the online race's lengths on offer
+MAX_ANGLE = 90
+
+
+@dataclass(frozen=True)
+class ExperimentState:
+    """Which experiment the Experiments page shows, with its few settings."""
+
+    experiment: str = EXPERIMENTS[0]
+    setting: str = ONLINE_SETTINGS[0]
+    steps: int = ONLINE_STEPS[1]
+    angle: int = 30
+
+
+def experiment_to_query(state: ExperimentState) -> dict[str, str]:
+    """The query parameters for ``state``: the experiment and its own settings."""
+    query = {"experiment": state.experiment}
+    if state.experiment == "reddi":
+        query |= {"setting": state.setting, "steps": str(state.steps)}
+    elif state.experiment == "rotation":
+        query["angle"] = str(state.angle)
+    return query
+
+
+def experiment_from_query(params: Mapping[str, str]) -> tuple[ExperimentState, list[str]]:
+    """Read an Experiments query; returns the state and the warnings, as ``from_query`` does."""
+
+    def read(name: str, raw: str, values: dict[str, Any]) -> None:
+        if name == "experiment":
+            values["experiment"] = _choice(raw, EXPERIMENTS)
+        elif name == "setting":
+            values["setting"] = _choice(raw, ONLINE_SETTINGS)
+        elif name == "steps":
+            values["steps"] = int(_choice(raw, [str(n) for n in ONLINE_STEPS]))
+        elif name == "angle":
+            values["angle"] = _integer(raw, -MAX_ANGLE, MAX_ANGLE)
+        else:
+            raise _Unknown("unknown parameter")
+
+    values, warnings = _read_query(params, read)
+    return ExperimentState(**values), warnings
+
+
+def _read_query(
+    params: Mapping[str, str], read: Callable[[str, str, dict[str, Any]], None]
+) -> tuple[dict[str, Any], list[str]]:
+    """``read(name, raw, values)`` each parameter into ``values``; a ``ValueError`` drops the
+    parameter with a warning that names it, unknown ones share one warning at the end."""
+    warnings: list[str] = []
+    values: dict[str, Any] = {}
+    unknown_params: list[tuple[str, str]] = []
+    for name, raw in params.items():
+        try:
+            read(name, raw, values)
+        except _Unknown as error:
+            unknown_params.append((name, str(error)))
+        except ValueError as error:
+            warnings.append(f"Ignored link parameter `{_shown(name)}`: {error}")
+    return values, warnings + _unknown_warnings(unknown_params)

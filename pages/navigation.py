@@ -7,5 +7,6 @@ st.set_page_config(page_title="optviz: optimizers, visualized", page_icon="🧭"
 pages = [
     st.Page("explorer.py", title="Trajectory explorer", icon=":material/route:", default=True),
     st.Page("mnist.py", title="Live MNIST", icon=":material/model_training:"),
+    st.Page("experiments.py", title="Experiments", icon=":material/science:"),
 ]
 st.navigation(pages).run()
