@@ -5,6 +5,8 @@ session), ``optviz.figures.experiments`` draws it; the choice and its settings l
 (``links.ExperimentState``).
 """
 
+import dataclasses
+
 import streamlit as st
 
 from optviz import experiments, links
@@ -33,9 +35,20 @@ def key(name: str) -> str:
 
 def load_link() -> None:
     link, warnings = links.experiment_from_query(st.query_params.to_dict())
-    for name in ("experiment", "setting", "steps", "angle"):
-        st.session_state[key(name)] = getattr(link, name)
+    st.session_state[key("state")] = link
     st.session_state[key("warnings")] = warnings
+
+
+def remembered(name: str) -> str:
+    """The widget key of setting ``name``, holding the value last chosen: Streamlit forgets the
+    state of a widget not drawn (another experiment's), the page's ``ExperimentState`` does not."""
+    st.session_state.setdefault(key(name), getattr(st.session_state[key("state")], name))
+    return key(name)
+
+
+def remember(**values: object) -> None:
+    state = st.session_state[key("state")]
+    st.session_state[key("state")] = dataclasses.replace(state, **values)
 
 
 def final_positions(result, digits: int = 2) -> str:
@@ -47,10 +60,13 @@ def final_positions(result, digits: int = 2) -> str:
 
 def reddi() -> None:
     left, right = st.columns(2)
-    setting = left.radio("Setting", links.ONLINE_SETTINGS, key=key("setting"), horizontal=True)
-    steps = right.select_slider(
-        "Steps T", links.ONLINE_STEPS, key=key("steps"), format_func=lambda n: f"{n:,}"
+    setting = left.radio(
+        "Setting", links.ONLINE_SETTINGS, key=remembered("setting"), horizontal=True
     )
+    steps = right.select_slider(
+        "Steps T", links.ONLINE_STEPS, key=remembered("steps"), format_func=lambda n: f"{n:,}"
+    )
+    remember(setting=setting, steps=steps)
     beta1, beta2 = experiments.online_betas(setting)
     st.markdown(
         "**Setup.** Reddi, Kale & Kumar, *On the Convergence of Adam and Beyond* (ICLR 2018), "
@@ -118,8 +134,9 @@ def decay() -> None:
 
 def rotation() -> None:
     angle = st.slider(
-        "Rotation φ (degrees)", -links.MAX_ANGLE, links.MAX_ANGLE, step=5, key=key("angle")
+        "Rotation φ (degrees)", -links.MAX_ANGLE, links.MAX_ANGLE, step=5, key=remembered("angle")
     )
+    remember(angle=angle)
     st.markdown(
         "**Setup.** The quadratic diag(1, 20), turned by φ, with the start point turned too. "
         "Gradient descent and momentum are rotation invariant: their paths turn with the "
@@ -142,25 +159,20 @@ def rotation() -> None:
     )
 
 
-if key("experiment") not in st.session_state:
+if key("state") not in st.session_state:
     load_link()
 
 st.title("Experiments")
 for warning in st.session_state[key("warnings")]:
     st.warning(warning, icon="🔗")
 experiment = st.radio(
-    "Experiment", links.EXPERIMENTS, format_func=TITLES.get, key=key("experiment"), horizontal=True
+    "Experiment",
+    links.EXPERIMENTS,
+    format_func=TITLES.get,
+    key=remembered("experiment"),
+    horizontal=True,
 )
+remember(experiment=experiment)
 st.subheader(TITLES[experiment])
 {"reddi": reddi, "decay": decay, "rotation": rotation}[experiment]()
-
-st.query_params.from_dict(
-    links.experiment_to_query(
-        links.ExperimentState(
-            **{
-                name: st.session_state[key(name)]
-                for name in ("experiment", "setting", "steps", "angle")
-            }
-        )
-    )
-)
+st.query_params.from_dict(links.experiment_to_query(st.session_state[key("state")]))

@@ -245,3 +245,34 @@ def test_a_bad_schedule_in_a_link_is_dropped_with_a_warning_that_names_it(
     state, warnings = read(query)
     assert state.schedule == kept
     assert len(warnings) == 1 and message in warnings[0], warnings
+
+
+def test_an_experiment_link_round_trips_with_its_own_settings_only():
+    from optviz.links import ExperimentState, experiment_from_query, experiment_to_query
+
+    reddi = ExperimentState(experiment="reddi", setting="stochastic", steps=100_000)
+    query = experiment_to_query(reddi)
+    assert query == {"experiment": "reddi", "setting": "stochastic", "steps": "100000"}
+    assert experiment_from_query(query) == (reddi, [])
+    rotation = ExperimentState(experiment="rotation", angle=-45)
+    assert experiment_to_query(rotation) == {"experiment": "rotation", "angle": "-45"}
+    assert experiment_from_query(experiment_to_query(rotation)) == (rotation, [])
+    assert experiment_from_query({}) == (ExperimentState(), [])
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("experiment", "adam-beats-sgd", "must be one of reddi, decay, rotation"),
+        ("setting", "adversarial", "must be one of deterministic, stochastic"),
+        ("steps", "5000", "must be one of 1000, 10000, 100000"),
+        ("angle", "91", "must be between -90 and 90"),
+        ("angle", "thirty", "'thirty' is not a whole number"),
+    ],
+)
+def test_a_bad_experiment_parameter_falls_back_to_its_default_with_a_warning(name, value, message):
+    from optviz.links import ExperimentState, experiment_from_query
+
+    state, warnings = experiment_from_query({name: value})
+    assert state == ExperimentState()
+    assert warnings == [f"Ignored link parameter `{name}`: {message}"]
