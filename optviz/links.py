@@ -98,58 +98,43 @@ def to_query(state: ExplorerState) -> dict[str, str]:
 def from_query(params: Mapping[str, str]) -> tuple[ExplorerState, list[str]]:
     """Read a query; returns the state and the warnings: one per known parameter that was
     ignored, and one for all unknown parameters together (a link may carry hundreds)."""
-    warnings: list[str] = []
-    values: dict[str, Any] = {}
-    unknown_params: list[tuple[str, str]] = []  # (name, why)
+
+    def read(name: str, raw: str, values: dict[str, Any]) -> None:
+        if name == "surface":
+            if raw != CUSTOM and raw not in SURFACES:
+                raise ValueError(f"unknown surface {raw!r}")
+            values["surface"] = raw
+        elif name == "formula":
+            if len(raw) > MAX_FORMULA_LENGTH:
+                raise ValueError(f"longer than {MAX_FORMULA_LENGTH} characters")
+            values["formula"] = raw
+        elif name in ("x0", "y0"):
+            values[name] = _finite(raw)
+        elif name == "steps":
+            values["steps"] = _integer(raw, MIN_STEPS, MAX_STEPS)
+        elif name == "seed":
+            values["seed"] = _integer(raw, 0, MAX_SEED)
+        elif name == "sigma":
+            values["sigma"] = _between_0_and(raw, MAX_NOISE)
+        elif name == "opt":
+            values["optimizers"] = _optimizers(raw)
+        elif name == "view":
+            values["view"] = _choice(raw, VIEWS)
+        elif name == "3d":
+            if raw not in ("true", "false"):
+                raise ValueError("must be true or false")
+            values["show_3d"] = raw == "true"
+        elif name == "tab":
+            values["tab"] = _choice(raw, TABS)
+        else:
+            _run_setting(name, raw, values)
+
+    values, warnings = _read_query(params, read)
 
     def reject(name: str, why: str) -> None:
         warnings.append(f"Ignored link parameter `{_shown(name)}`: {why}")
 
-    for name, raw in params.items():
-        try:
-            if name == "surface":
-                if raw != CUSTOM and raw not in SURFACES:
-                    raise ValueError(f"unknown surface {raw!r}")
-                values["surface"] = raw
-            elif name == "formula":
-                if len(raw) > MAX_FORMULA_LENGTH:
-                    raise ValueError(f"longer than {MAX_FORMULA_LENGTH} characters")
-                values["formula"] = raw
-            elif name in ("x0", "y0"):
-                values[name] = _finite(raw)
-            elif name == "steps":
-                values["steps"] = _integer(raw, MIN_STEPS, MAX_STEPS)
-            elif name == "seed":
-                values["seed"] = _integer(raw, 0, MAX_SEED)
-            elif name == "sigma":
-                values["sigma"] = _between_0_and(raw, MAX_NOISE)
-            elif name == "opt":
-                values["optimizers"] = _optimizers(raw)
-            elif name == "view":
-                values["view"] = _choice(raw, VIEWS)
-            elif name == "3d":
-                if raw not in ("true", "false"):
-                    raise ValueError("must be true or false")
-                values["show_3d"] = raw == "true"
-            elif name == "tab":
-                values["tab"] = _choice(raw, TABS)
-            elif _schedule_param(name, raw, values):
-                pass
-            elif "." in name:
-                key, hp_name = name.split(".", 1)
-                values.setdefault("hparams", {}).setdefault(key, {})[hp_name] = _hparam(
-                    key, hp_name, raw
-                )
-            else:
-                raise _Unknown("unknown parameter")
-        except _Unknown as error:
-            unknown_params.append((name, str(error)))
-        except ValueError as error:
-            reject(name, str(error))
-
-    warnings += _unknown_warnings(unknown_params)
     _read_schedule(values, reject)
-
     if ("x0" in values) != ("y0" in values):
         reject("x0" if "x0" in values else "y0", "x0 and y0 go together")
     elif "x0" in values:
@@ -247,19 +232,12 @@ def mnist_from_query(params: Mapping[str, str]) -> tuple[MnistState, list[str]]:
             values["dropout"] = _between_0_and(raw, MAX_DROPOUT)
         elif name == "x":
             values["x"] = _choice(raw, MNIST_X_AXES)
-        elif _schedule_param(name, raw, values):
-            pass
-        elif "." in name:
-            key, hp_name = name.split(".", 1)
-            values.setdefault("hparams", {}).setdefault(key, {})[hp_name] = _hparam(
-                key, hp_name, raw
-            )
         else:
-            raise _Unknown("unknown parameter")
+            _run_setting(name, raw, values)
 
     values, warnings = _read_query(params, read)
     _read_schedule(
-        values, lambda name, why: warnings.append(f"Ignored link parameter `{name}`: {why}")
+        values, lambda name, why: warnings.append(f"Ignored link parameter `{_shown(name)}`: {why}")
     )
     return MnistState(**values), warnings
 
@@ -275,16 +253,19 @@ def _schedule_query(schedule: Schedule) -> dict[str, str]:
     return {"schedule": key} | {f"schedule.{n}": f"{v:g}" for n, v in changed.items()}
 
 
-def _schedule_param(name: str, raw: str, values: dict[str, Any]) -> bool:
-    """Read ``schedule`` or ``schedule.<parameter>`` into ``values``; False for other names.
-    The parameters are checked against the schedule once the whole link is read."""
+def _run_setting(name: str, raw: str, values: dict[str, Any]) -> None:
+    """The parameters both pages' links share: ``schedule``, ``schedule.<parameter>`` (checked
+    against the schedule once the whole link is read, ``_read_schedule``) and
+    ``<optimizer>.<hyperparameter>``; anything else is unknown."""
     if name == "schedule":
         values["schedule_key"] = _choice(raw, tuple(SCHEDULES))
     elif name.startswith("schedule."):
         values.setdefault("schedule_params", {})[name.removeprefix("schedule.")] = _finite(raw)
+    elif "." in name:
+        key, hp_name = name.split(".", 1)
+        values.setdefault("hparams", {}).setdefault(key, {})[hp_name] = _hparam(key, hp_name, raw)
     else:
-        return False
-    return True
+        raise _Unknown("unknown parameter")
 
 
 def _read_schedule(values: dict[str, Any], reject: Callable[[str, str], None]) -> None:

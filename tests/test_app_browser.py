@@ -19,7 +19,11 @@ from conftest import (
 )
 
 NAV_LINKS = '[data-testid="stSidebarNavLink"], [data-testid="stTopNavLink"]'
-APP_NAVIGATION = ["route Trajectory explorer", "model_training Live MNIST"]  # icon name, title
+APP_NAVIGATION = [  # icon name, title
+    "route Trajectory explorer",
+    "model_training Live MNIST",
+    "science Experiments",
+]
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,9 @@ def test_every_page_in_the_navigation_opens_without_errors(
         # Compare paths: a page may put its settings into the query string.
         href = pages[index].href
         assert urlsplit(page.url).path == urlsplit(href).path, f"{href} led to {page.url}"
-        assert [link.current for link in navigation(page)] == [i == index for i in range(2)]
+        assert [link.current for link in navigation(page)] == [
+            i == index for i in range(len(APP_NAVIGATION))
+        ]
         assert page.locator('[data-testid="stMain"] [data-testid="stElementContainer"]').count()
         assert_no_app_errors(page, app_server_process)
 
@@ -70,7 +76,9 @@ def test_every_page_opens_from_a_direct_link_without_errors(
         page.goto("about:blank")
         open_app(page, link.href)
         current = [other.current for other in navigation(page)]
-        assert current == [i == index for i in range(2)], f"{link.href} did not open {link.title}"
+        assert current == [i == index for i in range(len(APP_NAVIGATION))], (
+            f"{link.href} did not open {link.title}"
+        )
         assert_no_app_errors(page, app_server_process)
 
 
