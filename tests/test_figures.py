@@ -16,6 +16,7 @@ import torch
 
 from optviz import analyses, export, figures
 from optviz.figures import curves, layout
+from optviz.figures import experiments as experiment_figures
 from optviz.optim import OPTIMIZERS
 from optviz.surfaces import SURFACES, parse_surface
 from optviz.trajectories import simulate
@@ -692,6 +693,12 @@ BUILDERS = {
     "distance": figures.distance_figure,
     "step_size": lambda r: figures.step_size_figure(r, 0),
     "moments": lambda r: figures.moments_figure(r, 0),
+    "online": lambda r: experiment_figures.online_figure(
+        r, np.cumsum(r.losses[:, 0, :-1], axis=1) / np.arange(1, r.steps + 1)
+    ),
+    "fixed_points": lambda r: experiment_figures.fixed_points_figure(
+        r, [(f"fixed point {k}", (0.0, 0.0)) for k in range(len(r.runs))]
+    ),
 }
 
 
