@@ -72,7 +72,8 @@ def reddi() -> None:
         "**Setup.** Reddi, Kale & Kumar, *On the Convergence of Adam and Beyond* (ICLR 2018), "
         "Theorem 1 and §5. An online problem: at step t the learner holds x ∈ F = [−1, 1] and "
         "suffers a linear loss; the average loss is least at x* = −1. Every optimizer takes "
-        "α_t = α/√t and is projected back onto F after each step; R_T is its regret."
+        "α_t = α/√t and is projected back onto F after each step (u_t is its update direction: "
+        "g_t for SGD, m̂_t/(√v̂_t + ε) for Adam …); R_T is its regret."
     )
     st.latex(experiments.online_problem(setting, 1).latex)
     st.latex(

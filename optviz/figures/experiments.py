@@ -12,7 +12,13 @@ import numpy as np
 import plotly.graph_objects as go
 
 from optviz.figures.labels import run_color, run_dash, run_names
-from optviz.figures.layout import axis_keys, base_layout, panel_axes, subplots_layout
+from optviz.figures.layout import (
+    LEGEND_ROW,
+    axis_keys,
+    base_layout,
+    panel_axes,
+    subplots_layout,
+)
 from optviz.figures.race import race_figure
 from optviz.figures.transport import f32
 
@@ -82,8 +88,10 @@ def fixed_points_figure(
     result: Trajectories, points: Sequence[tuple[str, tuple[float, float]]]
 ) -> go.Figure:
     """The race with each run's predicted fixed point marked (a diamond in the run's colour):
-    ``points[k]`` is run k's (name, (x, y))."""
+    ``points[k]`` is run k's (name, (x, y)). The legend gets room for a row of them."""
     figure = race_figure(result)
+    figure.layout.margin.t += 2 * LEGEND_ROW  # the markers' row is as tall as the star's
+    figure.layout.height += 2 * LEGEND_ROW
     for k, (name, (x, y)) in enumerate(points):
         figure.add_scatter(
             x=[x],
