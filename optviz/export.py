@@ -12,14 +12,16 @@ import torch
 from optviz.figures import race_figure
 from optviz.figures.labels import first_value
 from optviz.figures.race import PLAYER_JS
+from optviz.schedules import SCHEDULES
 from optviz.trajectories import Trajectories
 
 
 def trajectories_csv(result: Trajectories, seed: int) -> str:
     """One row per run and step t (start b = 0), everything needed to redo it: the surface (its
     formula for a custom one), noise σ and ``seed``; θ_t, f(θ_t) and the gradient at θ_t that
-    the step from θ_t used (noise included; at t = T, where no step follows, ∇f(θ_T)); then
-    every hyperparameter of the run (a column each, empty for optimizers without it)."""
+    the step from θ_t used (noise included; at t = T, where no step follows, ∇f(θ_T)); the
+    run's learning-rate schedule; then every hyperparameter of the run (a column each, empty for
+    optimizers without it)."""
     surface = result.surface
     names = list(
         dict.fromkeys(n for k in range(len(result.runs)) for n in result.hyperparameters(k))
@@ -37,17 +39,22 @@ def trajectories_csv(result: Trajectories, seed: int) -> str:
         "loss",
         "grad_x",
         "grad_y",
+        "schedule",
     ]
     writer.writerow([*columns, *names])
     for k, (key, _) in enumerate(result.runs):
         hparams = result.hyperparameters(k)
+        schedule_key, schedule_params = result.schedules[k]
+        schedule = SCHEDULES[schedule_key].describe(schedule_params)
         values = [first_value(hparams[n]) if n in hparams else "" for n in names]
-        _, last_grad = surface.value_and_grad(torch.as_tensor(result.paths[k, 0, -1]))
+        _, last_grad = surface.value_and_grad(
+            torch.as_tensor(result.paths[k, 0, -1]), result.steps + 1
+        )
         grads = np.concatenate([result.grads[k, 0], last_grad.numpy()[None]])  # (T + 1, 2)
         for t in range(result.steps + 1):
             x, y = result.paths[k, 0, t]
             loss = result.losses[k, 0, t]
-            row = [key, surface.label, surface.noise, seed, t, x, y, loss, *grads[t]]
+            row = [key, surface.label, surface.noise, seed, t, x, y, loss, *grads[t], schedule]
             writer.writerow([*row, *values])
     return out.getvalue()
 

@@ -12,6 +12,7 @@ Format (all optional)::
 
     ?surface=rosenbrock&x0=-1.5&y0=2&steps=300&seed=0&sigma=1
     &opt=sgd,momentum,adam&adam.lr=0.01&adam.bias_correction=false&view=side
+    &schedule=cosine&schedule.T_max=500
     ?surface=custom&formula=x%5E2%2B3*sin(y)
 
 Landscapes (all optional; the explorer's surface, start, steps, seed, σ, optimizers and their
@@ -23,13 +24,15 @@ hyperparameters, then its own)::
 Live MNIST (all optional; a link only fills the widgets, it never starts a run)::
 
     ?model=cnn&optimizers=sgd,adam&adam.lr=0.01&epochs=5&batch=64&images=12000&seeds=2
-    &device=cpu&dropout=0.2&x=seconds
+    &device=cpu&dropout=0.2&x=seconds&schedule=step&schedule.gamma=0.1
+
+A schedule's parameters left out of a link take their defaults (and are left out of links).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -37,6 +40,7 @@ from urllib.parse import urlencode
 from optviz.landscapes import MAX_CELLS, MAX_REPLICAS
 from optviz.optim import OPTIMIZERS
 from optviz.presets import OFFSETS
+from optviz.schedules import CONSTANT, SCHEDULES, Schedule
 from optviz.surfaces import MAX_FORMULA_LENGTH, MAX_NOISE, SURFACES
 from optviz.training.config import (
     DEVICES,
@@ -72,6 +76,7 @@ class ExplorerState:
     view: str = "overlay"
     show_3d: bool = False
     tab: str = TABS[0]
+    schedule: Schedule = CONSTANT
 
 
 def to_query(state: ExplorerState) -> dict[str, str]:
@@ -98,61 +103,49 @@ def to_query(state: ExplorerState) -> dict[str, str]:
         query["3d"] = "true"
     if state.tab != default.tab:
         query["tab"] = state.tab
-    return query
+    return query | _schedule_query(state.schedule)
 
 
 def from_query(params: Mapping[str, str]) -> tuple[ExplorerState, list[str]]:
     """Read a query; returns the state and the warnings: one per known parameter that was
     ignored, and one for all unknown parameters together (a link may carry hundreds)."""
-    warnings: list[str] = []
-    values: dict[str, Any] = {}
-    unknown_params: list[tuple[str, str]] = []  # (name, why)
+
+    def read(name: str, raw: str, values: dict[str, Any]) -> None:
+        if name == "surface":
+            if raw != CUSTOM and raw not in SURFACES:
+                raise ValueError(f"unknown surface {raw!r}")
+            values["surface"] = raw
+        elif name == "formula":
+            if len(raw) > MAX_FORMULA_LENGTH:
+                raise ValueError(f"longer than {MAX_FORMULA_LENGTH} characters")
+            values["formula"] = raw
+        elif name in ("x0", "y0"):
+            values[name] = _finite(raw)
+        elif name == "steps":
+            values["steps"] = _integer(raw, MIN_STEPS, MAX_STEPS)
+        elif name == "seed":
+            values["seed"] = _integer(raw, 0, MAX_SEED)
+        elif name == "sigma":
+            values["sigma"] = _between_0_and(raw, MAX_NOISE)
+        elif name == "opt":
+            values["optimizers"] = _optimizers(raw)
+        elif name == "view":
+            values["view"] = _choice(raw, VIEWS)
+        elif name == "3d":
+            if raw not in ("true", "false"):
+                raise ValueError("must be true or false")
+            values["show_3d"] = raw == "true"
+        elif name == "tab":
+            values["tab"] = _choice(raw, TABS)
+        else:
+            _run_setting(name, raw, values)
+
+    values, warnings = _read_query(params, read)
 
     def reject(name: str, why: str) -> None:
         warnings.append(f"Ignored link parameter `{_shown(name)}`: {why}")
 
-    for name, raw in params.items():
-        try:
-            if name == "surface":
-                if raw != CUSTOM and raw not in SURFACES:
-                    raise ValueError(f"unknown surface {raw!r}")
-                values["surface"] = raw
-            elif name == "formula":
-                if len(raw) > MAX_FORMULA_LENGTH:
-                    raise ValueError(f"longer than {MAX_FORMULA_LENGTH} characters")
-                values["formula"] = raw
-            elif name in ("x0", "y0"):
-                values[name] = _finite(raw)
-            elif name == "steps":
-                values["steps"] = _integer(raw, MIN_STEPS, MAX_STEPS)
-            elif name == "seed":
-                values["seed"] = _integer(raw, 0, MAX_SEED)
-            elif name == "sigma":
-                values["sigma"] = _between_0_and(raw, MAX_NOISE)
-            elif name == "opt":
-                values["optimizers"] = _optimizers(raw)
-            elif name == "view":
-                values["view"] = _choice(raw, VIEWS)
-            elif name == "3d":
-                if raw not in ("true", "false"):
-                    raise ValueError("must be true or false")
-                values["show_3d"] = raw == "true"
-            elif name == "tab":
-                values["tab"] = _choice(raw, TABS)
-            elif "." in name:
-                key, hp_name = name.split(".", 1)
-                values.setdefault("hparams", {}).setdefault(key, {})[hp_name] = _hparam(
-                    key, hp_name, raw
-                )
-            else:
-                raise _Unknown("unknown parameter")
-        except _Unknown as error:
-            unknown_params.append((name, str(error)))
-        except ValueError as error:
-            reject(name, str(error))
-
-    warnings += _unknown_warnings(unknown_params)
-
+    _read_schedule(values, reject)
     if ("x0" in values) != ("y0" in values):
         reject("x0" if "x0" in values else "y0", "x0 and y0 go together")
     elif "x0" in values:
@@ -306,6 +299,7 @@ class MnistState:
     device: str = DEVICES[0]
     dropout: float = 0.0
     x: str = MNIST_X_AXES[0]
+    schedule: Schedule = CONSTANT
 
 
 def mnist_to_query(state: MnistState) -> dict[str, str]:
@@ -326,48 +320,80 @@ def mnist_to_query(state: MnistState) -> dict[str, str]:
     ):
         if value != default_value:
             query[name] = f"{value:g}" if isinstance(value, float) else str(value)
-    return query
+    return query | _schedule_query(state.schedule)
 
 
 def mnist_from_query(params: Mapping[str, str]) -> tuple[MnistState, list[str]]:
     """Read a Live MNIST query; returns the state and the warnings, as ``from_query`` does."""
-    warnings: list[str] = []
-    values: dict[str, Any] = {}
-    unknown_params: list[tuple[str, str]] = []
-    for name, raw in params.items():
+
+    def read(name: str, raw: str, values: dict[str, Any]) -> None:
+        if name == "model":
+            if raw not in MODELS:
+                raise ValueError(f"unknown model {raw!r}; choose one of {', '.join(MODELS)}")
+            values["model"] = raw
+        elif name == "optimizers":
+            values["optimizers"] = _optimizers(raw)
+        elif name == "epochs":
+            values["epochs"] = _integer(raw, 1, MAX_EPOCHS)
+        elif name == "batch":
+            values["batch_size"] = _integer(raw, 1, MAX_BATCH_SIZE)
+        elif name == "images":
+            values["train_images"] = _integer(raw, MIN_TRAIN_SUBSET, MAX_TRAIN_SUBSET)
+        elif name == "seeds":
+            values["seeds"] = _integer(raw, 1, MAX_RUNS_PER_CLICK)
+        elif name == "device":
+            values["device"] = _choice(raw, DEVICES)
+        elif name == "dropout":
+            values["dropout"] = _between_0_and(raw, MAX_DROPOUT)
+        elif name == "x":
+            values["x"] = _choice(raw, MNIST_X_AXES)
+        else:
+            _run_setting(name, raw, values)
+
+    values, warnings = _read_query(params, read)
+    _read_schedule(
+        values, lambda name, why: warnings.append(f"Ignored link parameter `{_shown(name)}`: {why}")
+    )
+    return MnistState(**values), warnings
+
+
+def _schedule_query(schedule: Schedule) -> dict[str, str]:
+    """``schedule=<key>`` and the parameters that differ from their defaults; none if constant."""
+    key, params = schedule
+    if key == CONSTANT[0]:
+        return {}
+    spec = SCHEDULES[key]
+    defaults = spec.check()
+    changed = {n: v for n, v in spec.check(params).items() if v != defaults[n]}
+    return {"schedule": key} | {f"schedule.{n}": f"{v:g}" for n, v in changed.items()}
+
+
+def _run_setting(name: str, raw: str, values: dict[str, Any]) -> None:
+    """The parameters both pages' links share: ``schedule``, ``schedule.<parameter>`` (checked
+    against the schedule once the whole link is read, ``_read_schedule``) and
+    ``<optimizer>.<hyperparameter>``; anything else is unknown."""
+    if name == "schedule":
+        values["schedule_key"] = _choice(raw, tuple(SCHEDULES))
+    elif name.startswith("schedule."):
+        values.setdefault("schedule_params", {})[name.removeprefix("schedule.")] = _finite(raw)
+    elif "." in name:
+        key, hp_name = name.split(".", 1)
+        values.setdefault("hparams", {}).setdefault(key, {})[hp_name] = _hparam(key, hp_name, raw)
+    else:
+        raise _Unknown("unknown parameter")
+
+
+def _read_schedule(values: dict[str, Any], reject: Callable[[str, str], None]) -> None:
+    """``values["schedule"]`` from what ``_schedule_param`` read; a parameter the schedule
+    does not have, or out of its range, is dropped with a warning."""
+    key = values.pop("schedule_key", CONSTANT[0])
+    spec, params = SCHEDULES[key], {}
+    for name, value in values.pop("schedule_params", {}).items():
         try:
-            if name == "model":
-                if raw not in MODELS:
-                    raise ValueError(f"unknown model {raw!r}; choose one of {', '.join(MODELS)}")
-                values["model"] = raw
-            elif name == "optimizers":
-                values["optimizers"] = _optimizers(raw)
-            elif name == "epochs":
-                values["epochs"] = _integer(raw, 1, MAX_EPOCHS)
-            elif name == "batch":
-                values["batch_size"] = _integer(raw, 1, MAX_BATCH_SIZE)
-            elif name == "images":
-                values["train_images"] = _integer(raw, MIN_TRAIN_SUBSET, MAX_TRAIN_SUBSET)
-            elif name == "seeds":
-                values["seeds"] = _integer(raw, 1, MAX_RUNS_PER_CLICK)
-            elif name == "device":
-                values["device"] = _choice(raw, DEVICES)
-            elif name == "dropout":
-                values["dropout"] = _between_0_and(raw, MAX_DROPOUT)
-            elif name == "x":
-                values["x"] = _choice(raw, MNIST_X_AXES)
-            elif "." in name:
-                key, hp_name = name.split(".", 1)
-                values.setdefault("hparams", {}).setdefault(key, {})[hp_name] = _hparam(
-                    key, hp_name, raw
-                )
-            else:
-                raise _Unknown("unknown parameter")
-        except _Unknown as error:
-            unknown_params.append((name, str(error)))
+            params[name] = spec.check({name: value})[name]
         except ValueError as error:
-            warnings.append(f"Ignored link parameter `{_shown(name)}`: {error}")
-    return MnistState(**values), warnings + _unknown_warnings(unknown_params)
+            reject(f"schedule.{name}", str(error))
+    values["schedule"] = (key, params)
 
 
 class _Unknown(ValueError):
@@ -441,3 +467,68 @@ def _hparam(key: str, name: str, raw: str) -> float | bool:
             raise ValueError("must be true or false")
         return raw.lower() == "true"
     return float(hp.validate(_finite(raw)))
+
+
+# --- Experiments ----------------------------------------------------------------------------
+
+EXPERIMENTS = ("reddi", "decay", "rotation")  # the Experiments page's, in its order
+ONLINE_SETTINGS = ("deterministic", "stochastic")
+ONLINE_STEPS = (1_000, 10_000, 100_000)  # the online race's lengths on offer
+MAX_ANGLE = 90
+
+
+@dataclass(frozen=True)
+class ExperimentState:
+    """Which experiment the Experiments page shows, with its few settings."""
+
+    experiment: str = EXPERIMENTS[0]
+    setting: str = ONLINE_SETTINGS[0]
+    steps: int = ONLINE_STEPS[1]
+    angle: int = 30
+
+
+def experiment_to_query(state: ExperimentState) -> dict[str, str]:
+    """The query parameters for ``state``: the experiment and its own settings."""
+    query = {"experiment": state.experiment}
+    if state.experiment == "reddi":
+        query |= {"setting": state.setting, "steps": str(state.steps)}
+    elif state.experiment == "rotation":
+        query["angle"] = str(state.angle)
+    return query
+
+
+def experiment_from_query(params: Mapping[str, str]) -> tuple[ExperimentState, list[str]]:
+    """Read an Experiments query; returns the state and the warnings, as ``from_query`` does."""
+
+    def read(name: str, raw: str, values: dict[str, Any]) -> None:
+        if name == "experiment":
+            values["experiment"] = _choice(raw, EXPERIMENTS)
+        elif name == "setting":
+            values["setting"] = _choice(raw, ONLINE_SETTINGS)
+        elif name == "steps":
+            values["steps"] = int(_choice(raw, [str(n) for n in ONLINE_STEPS]))
+        elif name == "angle":
+            values["angle"] = _integer(raw, -MAX_ANGLE, MAX_ANGLE)
+        else:
+            raise _Unknown("unknown parameter")
+
+    values, warnings = _read_query(params, read)
+    return ExperimentState(**values), warnings
+
+
+def _read_query(
+    params: Mapping[str, str], read: Callable[[str, str, dict[str, Any]], None]
+) -> tuple[dict[str, Any], list[str]]:
+    """``read(name, raw, values)`` each parameter into ``values``; a ``ValueError`` drops the
+    parameter with a warning that names it, unknown ones share one warning at the end."""
+    warnings: list[str] = []
+    values: dict[str, Any] = {}
+    unknown_params: list[tuple[str, str]] = []
+    for name, raw in params.items():
+        try:
+            read(name, raw, values)
+        except _Unknown as error:
+            unknown_params.append((name, str(error)))
+        except ValueError as error:
+            warnings.append(f"Ignored link parameter `{_shown(name)}`: {error}")
+    return values, warnings + _unknown_warnings(unknown_params)

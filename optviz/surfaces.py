@@ -26,7 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-SurfaceFn = Callable[[Tensor, Tensor], Tensor]
+# f(x, y), or f_t(x, y, t) for a loss that changes with the step (``Surface.time_varying``).
+SurfaceFn = Callable[..., Tensor]
 
 MAX_NOISE = 100.0  # upper limit for the gradient-noise σ; larger values only draw static
 MAX_GRID = 1000  # grid() evaluates n² points; 1000² takes well under a second
@@ -57,6 +58,9 @@ class Surface:
         log_scale: contour levels should be log-spaced because f spans orders of magnitude.
         f_min: value at the global minima, when known (``None`` for unbounded or custom
             surfaces); log-spaced contours use it as their floor.
+        time_varying: ``fn`` is an online loss f_t: it takes a third argument, the step t
+            (counted from 1, a float64 tensor that broadcasts against x), and step t of a race
+            descends f_t. Views without a step (the contour, the start check) show f_1.
     """
 
     key: str
@@ -70,6 +74,7 @@ class Surface:
     noise: float = 0.0
     log_scale: bool = False
     f_min: float | None = None
+    time_varying: bool = False
 
     def __post_init__(self) -> None:
         _check_bounds(self.bounds)
@@ -79,8 +84,15 @@ class Surface:
             raise ValueError(f"start {self.start} lies outside the plot window {self.bounds}")
         _check_noise(self.noise)
 
-    def f(self, xy: Tensor) -> Tensor:
-        """Evaluate the surface at points ``xy`` of shape ``(..., 2)``; returns shape ``(...)``.
+    def evaluate(self, x: Tensor, y: Tensor, t: Tensor | float = 1.0) -> Tensor:
+        """f(x, y), or f_t(x, y) for a time-varying loss (``t`` broadcasts against x)."""
+        if not self.time_varying:
+            return self.fn(x, y)
+        return self.fn(x, y, torch.as_tensor(t, dtype=x.dtype, device=x.device))
+
+    def f(self, xy: Tensor, t: Tensor | float = 1.0) -> Tensor:
+        """Evaluate the surface (f_t if time-varying) at points ``xy`` of shape ``(..., 2)``;
+        returns shape ``(...)``.
 
         Keeps ``xy``'s float dtype and device; integer input is promoted to the default dtype.
         """
@@ -88,9 +100,9 @@ class Surface:
             raise ValueError(f"expected points of shape (..., 2), got {tuple(xy.shape)}")
         if not xy.is_floating_point():
             xy = xy.to(torch.get_default_dtype())
-        return self.fn(xy[..., 0], xy[..., 1])  # (...)
+        return self.evaluate(xy[..., 0], xy[..., 1], t)  # (...)
 
-    def value_and_grad(self, xy: Tensor) -> tuple[Tensor, Tensor]:
+    def value_and_grad(self, xy: Tensor, t: Tensor | float = 1.0) -> tuple[Tensor, Tensor]:
         """Return ``f(xy)`` of shape ``(...)`` and ``∇f(xy)`` of shape ``(..., 2)``, without noise.
 
         Works under ``torch.no_grad()`` too, and leaves ``xy`` (and any graph it belongs to)
@@ -100,7 +112,7 @@ class Surface:
             xy = xy.to(torch.get_default_dtype())
         with torch.enable_grad():
             point = xy.detach().requires_grad_(True)  # (..., 2)
-            value = self.f(point)  # (...)
+            value = self.f(point, t)  # (...)
             # Summing is exact here: each output depends only on its own point.
             (grad,) = torch.autograd.grad(value.sum(), point)  # (..., 2)
         return value.detach(), grad
@@ -120,7 +132,7 @@ class Surface:
         # "xy" indexing puts y on rows: X[i, j] = xs[j], Y[i, j] = ys[i], as Plotly expects.
         X, Y = torch.meshgrid(xs, ys, indexing="xy")  # (n, n) each
         with torch.no_grad():
-            Z = self.fn(X, Y).numpy()  # (n, n)
+            Z = self.evaluate(X, Y).numpy()  # (n, n)
         finite = np.isfinite(Z)
         if not finite.all():
             lo, hi = (Z[finite].min(), Z[finite].max()) if finite.any() else (0.0, 0.0)

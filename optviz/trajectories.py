@@ -41,15 +41,19 @@ from torch.fx.experimental.proxy_tensor import make_fx
 
 from optviz.optim import OPTIMIZERS
 from optviz.optim.base import BATCH_DIM
+from optviz.schedules import CONSTANT, Schedule, check_schedule
 from optviz.surfaces import SURFACES, Surface
 
-MAX_STEPS = 5000  # a race longer than this shows nothing new and costs seconds per rerun
+# The explorer's races stop at links.MAX_STEPS; online-learning experiments need 10⁵ steps of a
+# few runs (MAX_POINTS bounds the work either way).
+MAX_STEPS = 100_000
 MAX_STARTS = 4096  # the benchmark's sweep size; more is a different tool
 MAX_RUNS = 16  # optimizers (or configurations) racing at once; more is unreadable on one plot
 MAX_POINTS = 40_000_000  # K·B·steps: keeps the recorded arrays (≈ 80 B a point) in a few GB
 ESCAPE = 100.0  # a path this many plot-window widths from the window's centre has diverged
 
 Run = tuple[str, Mapping[str, Any]]
+Box = tuple[float, float, float, float]  # (x_min, x_max, y_min, y_max) of a feasible set
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,6 +67,8 @@ class Trajectories:
         diverged_at: ``(K, B)`` the step at which the path went non-finite or escaped, or -1.
         noise: ``(T, B, 2)`` the standard normal draws ξ_t behind the gradient noise
             (g_t = ∇f(θ_{t−1}) + σ ξ_t, the same for every run), or None on a noiseless surface.
+        schedules: ``(schedule_key, parameters)`` per run: step t's α is α · s(t).
+        box: the box every step was projected onto, or None.
 
     ``losses``, ``grads``, ``updates`` and ``state`` are computed from these on first use.
     """
@@ -72,10 +78,13 @@ class Trajectories:
     paths: np.ndarray
     diverged_at: np.ndarray
     noise: np.ndarray | None = None
+    schedules: tuple[Schedule, ...] = ()
+    box: Box | None = None
 
     @cached_property
     def losses(self) -> np.ndarray:
-        """``(K, B, T + 1)`` the noiseless f(θ_t). A diverged run's losses hold at its last good
+        """``(K, B, T + 1)`` the noiseless f(θ_t) (for a time-varying loss f_{t+1}(θ_t), the loss
+        the learner suffers at its next step). A diverged run's losses hold at its last good
         point, like its path (all 0 if even f(θ_0) was not finite)."""
         paths = self._series(self.paths)  # (T+1, K, 2, B)
         losses = torch.empty(paths.shape[0], *self.diverged_at.shape, dtype=torch.float64)
@@ -83,7 +92,10 @@ class Trajectories:
         with _one_thread(), torch.inference_mode():
             for begin in range(0, paths.shape[0], rows):
                 chunk = paths[begin : begin + rows]  # (rows, K, 2, B)
-                losses[begin : begin + rows] = self.surface.fn(chunk[:, :, 0], chunk[:, :, 1])
+                t = _next_steps(begin, chunk.shape[0])  # (rows, 1, 1)
+                losses[begin : begin + rows] = self.surface.evaluate(
+                    chunk[:, :, 0], chunk[:, :, 1], t
+                )
         if (last := self._last_good(lag=1)) is not None:
             _hold(losses, last)
         return losses.permute(1, 2, 0).numpy()
@@ -123,12 +135,12 @@ class Trajectories:
         G = torch.zeros_like(X)
         starts = X.shape[-1]
         optimizers = _optimizers([_check_run(run, starts) for run in self.runs], X, G)
+        step = _stepper(optimizers, X, self.schedules, self.box, self.steps)
         grads = self._series(self.grads)  # (T, K, 2, B)
         with _one_thread(), torch.inference_mode():
             for t in range(self.steps):
                 G.copy_(grads[t])
-                for optimizer, _ in optimizers:
-                    optimizer.update_all()
+                step(t)
                 if t == 0:  # the optimizers' state exists now
                     sources, state, history = _state_recorder(optimizers, self.steps)
                 if sources:
@@ -208,6 +220,8 @@ def simulate(
     steps: int,
     *,
     seed: int = 0,
+    schedules: Sequence[Schedule | None] | None = None,
+    box: Box | None = None,
 ) -> Trajectories:
     """Race ``runs`` on ``surface`` from ``start`` for ``steps`` steps.
 
@@ -219,6 +233,12 @@ def simulate(
         steps: number of optimizer steps T.
         seed: seeds the gradient noise of noisy surfaces; every run sees the same noise at the
             same step, so the race is fair and repeats exactly.
+        schedules: a learning-rate schedule ``(key, parameters)`` of ``SCHEDULES`` per run
+            (None: constant α). Step t's α is the run's α · s(t); the factors of all steps are
+            computed before the loop, which then sets every scheduled α with one op a step.
+        box: ``(x_min, x_max, y_min, y_max)``: after every step each position is projected onto
+            this box (clamped coordinate-wise, the Euclidean projection, and for a box also the
+            projection in any diagonal metric such as an adaptive method's √v̂).
 
     Raises:
         ValueError: unknown names, invalid hyperparameters, or sizes beyond the work caps.
@@ -228,10 +248,13 @@ def simulate(
     K, B = len(runs), starts.shape[0]
     _check_sizes(K, B, steps)
     specs_and_hparams = [_check_run(run, B) for run in runs]
+    schedules = _check_schedules(schedules, K)
+    box = _check_box(box, starts)
 
     X = torch.as_tensor(starts.T).expand(K, 2, B).clone()  # (K, 2, B) positions, all runs
     G = torch.zeros_like(X)  # (K, 2, B) gradients; G[k] is run k's .grad
     optimizers = _optimizers(specs_and_hparams, X, G)
+    step = _stepper(optimizers, X, schedules, box, steps)
     paths = torch.empty(steps + 1, K, 2, B, dtype=torch.float64)
     noise = _draw_noise(surface, steps, B, seed)
     gradient = _gradient(surface, (K, 2, B), noise)
@@ -245,13 +268,12 @@ def simulate(
         for t in range(steps):  # the hot loop: whole-tensor ops only
             paths[t] = X
             gradient(t, X, G, F)
-            for optimizer, _ in optimizers:
-                optimizer.update_all()
+            step(t)
             total.add_(F)
             torch.minimum(lowest, X, out=lowest)
             torch.maximum(highest, X, out=highest)
         paths[steps] = X
-        total.add_(surface.fn(X[:, 0], X[:, 1]))
+        total.add_(surface.evaluate(X[:, 0], X[:, 1], steps + 1))
     diverged_at = _freeze_divergent(surface, paths, (lowest, highest, total))
     return Trajectories(
         surface=surface,
@@ -259,7 +281,51 @@ def simulate(
         paths=paths.permute(1, 3, 0, 2).numpy(),  # (K, B, T+1, 2)
         diverged_at=diverged_at.numpy(),
         noise=None if noise is None else noise.numpy(),
+        schedules=schedules,
+        box=box,
     )
+
+
+def _stepper(
+    optimizers: list[tuple[torch.optim.Optimizer, Tensor]],
+    X: Tensor,
+    schedules: Sequence[Schedule],
+    box: Box | None,
+    steps: int,
+) -> Callable[[int], None]:
+    """``step(t)`` (t from 0): every optimizer's update t + 1 with its scheduled α, then the
+    projection onto ``box``.
+
+    A run with a schedule gets a tensor α, the view ``now[s]`` of one ``(S, 1, B)`` buffer of the
+    S scheduled runs (optimizers take tensor hyperparameters, as for a sweep); each step fills
+    the whole buffer with one op, base α × the step's factors, precomputed ``(T, S, 1, 1)``.
+    """
+    scheduled = [k for k, (key, _) in enumerate(schedules) if key != CONSTANT[0]]
+    base_rates, factors = [], []
+    for k in scheduled:
+        (group,) = optimizers[k][0].param_groups
+        base_rates.append(torch.as_tensor(group["lr"], dtype=torch.float64).expand(1, X.shape[-1]))
+        spec, params = check_schedule(schedules[k])
+        factors.append(torch.from_numpy(spec.factors(steps, params)))
+    if scheduled:
+        base = torch.stack(base_rates)  # (S, 1, B)
+        table = torch.stack(factors, dim=1)[:, :, None, None]  # (T, S, 1, 1)
+        now = base.clone()
+        for s, k in enumerate(scheduled):
+            optimizers[k][0].param_groups[0]["lr"] = now[s]  # (1, B)
+    if box is not None:
+        low = torch.tensor(box[::2], dtype=torch.float64).view(1, 2, 1)
+        high = torch.tensor(box[1::2], dtype=torch.float64).view(1, 2, 1)
+
+    def step(t: int) -> None:
+        if scheduled:
+            torch.mul(base, table[t], out=now)
+        for optimizer, _ in optimizers:
+            optimizer.update_all()
+        if box is not None:
+            torch.clamp(X, low, high, out=X)
+
+    return step
 
 
 def _optimizers(
@@ -298,11 +364,14 @@ def _gradient(
     calls it again on the recorded points.
     """
     K, _, B = shape
-    value_and_grad = _value_and_grad(surface.fn, (K, B))
+    value_and_grad = _value_and_grad(surface.fn, (K, B), surface.time_varying)
     noise = None if noise is None else torch.as_tensor(noise)
+    clock = (torch.zeros((), dtype=torch.float64),) if surface.time_varying else ()  # f_t's t
 
     def gradient(t: int, X: Tensor, G: Tensor, F: Tensor) -> None:
-        value_and_grad(X[:, 0], X[:, 1], F, G[:, 0], G[:, 1])
+        for now in clock:
+            now.fill_(t + 1)
+        value_and_grad(X[:, 0], X[:, 1], *clock, F, G[:, 0], G[:, 1])
         if noise is not None:
             G.add_(noise[t].T, alpha=surface.noise)  # the same ξ_t for every run
 
@@ -337,9 +406,12 @@ Writer = Callable[[Tensor, Tensor, Tensor, Tensor, Tensor], None]
 
 
 @functools.lru_cache(maxsize=64)
-def _value_and_grad(fn: Callable[[Tensor, Tensor], Tensor], shape: tuple[int, ...]) -> Writer:
+def _value_and_grad(
+    fn: Callable[..., Tensor], shape: tuple[int, ...], timed: bool = False
+) -> Writer:
     """``(x, y, f_out, gx_out, gy_out)``: writes f, ∂f/∂x and ∂f/∂y at inputs of ``shape``
-    into the three out tensors. Autograd's gradient, recorded.
+    into the three out tensors. Autograd's gradient, recorded. ``timed``: f is a time-varying
+    loss f_t, and the step t, a 0-dim float64 tensor, follows y: ``(x, y, t, f_out, …)``.
 
     On tensors this small a backward pass is nearly all autograd-engine overhead, a fixed cost
     per call and per graph node that dwarfs the ops themselves (``benchmarks/bench_engine.py``
@@ -348,25 +420,29 @@ def _value_and_grad(fn: Callable[[Tensor, Tensor], Tensor], shape: tuple[int, ..
     step replays the recording (``_streamline`` trims it). Recordings are cached per surface
     function and shape.
     """
-    return _streamline(_record(fn, shape), shape)
+    return _streamline(_record(fn, shape, timed), shape, timed)
 
 
-def _record(fn: Callable[[Tensor, Tensor], Tensor], shape: tuple[int, ...]) -> torch.fx.GraphModule:
-    """``(x, y) → (f, ∂f/∂x, ∂f/∂y)``: every op autograd runs for ``_autograd`` at inputs of
-    ``shape``, as a program."""
+def _record(
+    fn: Callable[..., Tensor], shape: tuple[int, ...], timed: bool = False
+) -> torch.fx.GraphModule:
+    """``(x, y[, t]) → (f, ∂f/∂x, ∂f/∂y)``: every op autograd runs for ``_autograd`` at inputs
+    of ``shape``, as a program."""
     # Distinct tensors: the tracer tells inputs apart by identity.
     x, y = torch.ones(shape, dtype=torch.float64), torch.ones(shape, dtype=torch.float64)
+    clock = (torch.ones((), dtype=torch.float64),) if timed else ()
     with _trace_lock:  # tracing swaps process-wide dispatch state
-        return make_fx(functools.partial(_autograd, fn))(x, y)
+        return make_fx(functools.partial(_autograd, fn))(x, y, *clock)
 
 
 def _autograd(
-    fn: Callable[[Tensor, Tensor], Tensor], x: Tensor, y: Tensor
+    fn: Callable[..., Tensor], x: Tensor, y: Tensor, *clock: Tensor
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """f, ∂f/∂x and ∂f/∂y at (x, y), by autograd."""
+    """f, ∂f/∂x and ∂f/∂y at (x, y) (at step t for a time-varying f, ``clock`` = (t,)), by
+    autograd."""
     with torch.enable_grad():
         x, y = x.detach().requires_grad_(), y.detach().requires_grad_()
-        value = fn(x, y)
+        value = fn(x, y, *clock)
         # A formula in x alone has ∂f/∂y = 0: allow_unused + materialize_grads give that.
         grad_x, grad_y = torch.autograd.grad(
             value, (x, y), torch.ones_like(value), allow_unused=True, materialize_grads=True
@@ -374,7 +450,7 @@ def _autograd(
     return value.detach(), grad_x, grad_y
 
 
-def _streamline(recorded: torch.fx.GraphModule, shape: tuple[int, ...]) -> Writer:
+def _streamline(recorded: torch.fx.GraphModule, shape: tuple[int, ...], timed: bool) -> Writer:
     """The recording trimmed (``_trim``) if the trimmed program computes the very same bits as
     the recording on a probe, else the recording itself, its results copied into the out tensors.
 
@@ -383,14 +459,17 @@ def _streamline(recorded: torch.fx.GraphModule, shape: tuple[int, ...]) -> Write
     shortcut it can do without.
     """
 
-    def replay(x: Tensor, y: Tensor, *outs: Tensor) -> None:  # the recording as it is
-        for out, result in zip(outs, recorded(x, y), strict=True):
+    inputs = 3 if timed else 2
+
+    def replay(*args: Tensor) -> None:  # the recording as it is
+        for out, result in zip(args[inputs:], recorded(*args[:inputs]), strict=True):
             out.copy_(result)
 
     try:
         program = _trim(recorded, shape)
         generator = torch.Generator().manual_seed(0)
-        probe = torch.randn(2, *shape, dtype=torch.float64, generator=generator)
+        probe = [*torch.randn(2, *shape, dtype=torch.float64, generator=generator)]
+        probe += [torch.tensor(4.0, dtype=torch.float64)] * (inputs - 2)  # a step t
         expected, got = torch.empty(2, 3, *shape, dtype=torch.float64).unbind()
         replay(*probe, *expected)
         program(*probe, *got)
@@ -560,7 +639,10 @@ def _freeze_divergent(
             rows = slice(begin, begin + 64)
             chunk = paths[rows, k]  # (64, 2, B)
             inside = ((chunk >= low) & (chunk <= high)).all(1)  # (64, B)
-            finite = surface.fn(chunk[:, 0], chunk[:, 1]).abs() < math.inf  # NaN compares False
+            values = surface.evaluate(
+                chunk[:, 0], chunk[:, 1], _next_steps(begin, len(chunk))[:, 0]
+            )
+            finite = values.abs() < math.inf  # NaN compares False
             bad = ~(inside & finite)
             found = torch.where(bad.any(0) & (found < 0), begin + bad.byte().argmax(0), found)
             if not (suspects & (found < 0)).any():
@@ -592,6 +674,43 @@ def _hold(values: Tensor, last: Tensor) -> None:
     held = values.gather(0, last.clamp(0, n - 1)[None])  # (1, …)
     held = torch.where(last >= 0, held, 0.0)
     torch.where(after, held, values, out=values)
+
+
+def _next_steps(begin: int, rows: int) -> Tensor:
+    """``(rows, 1, 1)`` the steps t = begin + 1 … begin + rows whose f_t a time-varying loss
+    takes at θ_begin … (θ_i is judged by f_{i+1}, the loss of the step it starts)."""
+    return torch.arange(begin + 1, begin + rows + 1, dtype=torch.float64).view(rows, 1, 1)
+
+
+def _check_schedules(schedules: Sequence[Schedule | None] | None, runs: int) -> tuple:
+    """One validated ``(key, parameters)`` per run (constant where None)."""
+    if schedules is None:
+        return (CONSTANT,) * runs
+    if len(schedules) != runs:
+        raise ValueError(f"{len(schedules)} schedules for {runs} runs: give one per run")
+    checked = []
+    for schedule in schedules:
+        spec, params = check_schedule(schedule)
+        checked.append((spec.key, params))
+    return tuple(checked)
+
+
+def _check_box(box: Box | None, starts: np.ndarray) -> Box | None:
+    if box is None:
+        return None
+    try:
+        x_min, x_max, y_min, y_max = (float(b) for b in box)
+    except (TypeError, ValueError):
+        raise ValueError(f"box must be (x_min, x_max, y_min, y_max), not {box!r}") from None
+    if (
+        not (x_min <= x_max and y_min <= y_max)
+        or not np.isfinite([x_min, x_max, y_min, y_max]).all()
+    ):
+        raise ValueError(f"box needs finite x_min ≤ x_max and y_min ≤ y_max, got {box!r}")
+    inside = (starts >= [x_min, y_min]) & (starts <= [x_max, y_max])
+    if not inside.all():
+        raise ValueError(f"start points must lie in the box {box!r}")
+    return x_min, x_max, y_min, y_max
 
 
 def _resolve_surface(surface: str | Surface) -> Surface:

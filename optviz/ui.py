@@ -21,6 +21,7 @@ import streamlit as st
 from optviz import figures, links
 from optviz.cache import byte_lru_cache
 from optviz.optim import HyperParam, OptimizerSpec
+from optviz.schedules import SCHEDULES, Schedule
 from optviz.surfaces import MAX_FORMULA_LENGTH, MAX_NOISE, SURFACES, Surface, parse_surface
 from optviz.trajectories import Trajectories
 
@@ -160,6 +161,55 @@ def hyperparameter_inputs(spec: OptimizerSpec, *, key_prefix: str) -> dict[str, 
                 help=hp.help,
             )
     return values
+
+
+def set_schedule(schedule: Schedule, *, key_prefix: str) -> None:
+    """Put a schedule into its widgets' session state (links); call before the widgets."""
+    key, params = schedule
+    st.session_state[f"{key_prefix}_schedule"] = key
+    for name, value in params.items():
+        st.session_state[f"{key_prefix}_schedule_{key}_{name}"] = value
+
+
+def current_schedule(*, key_prefix: str) -> Schedule:
+    """The schedule the widgets of ``schedule_inputs`` hold (for callbacks that run before
+    them); constant if they were never drawn."""
+    key = st.session_state.get(f"{key_prefix}_schedule", "constant")
+    params = {}
+    for param in SCHEDULES[key].params:
+        widget = f"{key_prefix}_schedule_{key}_{param.name}"
+        if widget in st.session_state:
+            params[param.name] = st.session_state[widget]
+    return key, params
+
+
+def schedule_inputs(*, key_prefix: str) -> Schedule:
+    """The learning-rate schedule: a select of ``SCHEDULES``, its α_t in LaTeX and a number
+    input per parameter (bounded by its range, so every value it returns is valid)."""
+    key = st.selectbox(
+        "Learning-rate schedule",
+        list(SCHEDULES),
+        format_func=lambda k: SCHEDULES[k].label,
+        key=f"{key_prefix}_schedule",
+        help="α_t = α · s(t) for every optimizer, t counted from 1; built on "
+        "torch.optim.lr_scheduler.",
+    )
+    spec = SCHEDULES[key]
+    st.latex(spec.latex)
+    params: dict[str, float] = {}
+    for param in spec.params:
+        widget = f"{key_prefix}_schedule_{key}_{param.name}"
+        kind = int if param.integer else float
+        st.session_state.setdefault(widget, kind(param.default))
+        params[param.name] = st.number_input(
+            param.label,
+            min_value=kind(param.low),
+            max_value=kind(param.high),
+            step=kind(1) if param.integer else 0.05,
+            key=widget,
+            help=param.help,
+        )
+    return key, params
 
 
 # plotly.js as Streamlit's own charts load it: their module among Streamlit's static files, named

@@ -11,6 +11,7 @@ import streamlit as st
 from optviz import analyses, export, figures, links, presets
 from optviz.cache import byte_lru_cache
 from optviz.optim import OPTIMIZERS
+from optviz.schedules import SCHEDULES
 from optviz.surfaces import Surface
 from optviz.trajectories import Trajectories, simulate
 from optviz.ui import (
@@ -20,7 +21,9 @@ from optviz.ui import (
     load_surface,
     plain,
     race_view,
+    schedule_inputs,
     set_hyperparameters,
+    set_schedule,
     surface_inputs,
     widget_key,
 )
@@ -37,10 +40,19 @@ FIGURE_BYTES = 48 * 1024**2  # figures as JSON: a race's ≈ 90 kB for 4 optimiz
 
 @byte_lru_cache(max_bytes=RACE_BYTES, nbytes=lambda result: result.nbytes)
 def race(
-    key: str, formula: str, sigma: float, runs: tuple, start: tuple, steps: int, seed: int
+    key: str,
+    formula: str,
+    sigma: float,
+    runs: tuple,
+    start: tuple,
+    steps: int,
+    seed: int,
+    schedule: tuple = ("constant", ()),
 ) -> Trajectories:
     surface = load_surface(key, formula).with_noise(sigma)
-    return simulate(surface, [(k, dict(h)) for k, h in runs], start, steps, seed=seed)
+    schedules = [(schedule[0], dict(schedule[1]))] * len(runs)  # the race's, on every run
+    runs = [(k, dict(h)) for k, h in runs]
+    return simulate(surface, runs, start, steps, seed=seed, schedules=schedules)
 
 
 @byte_lru_cache(max_bytes=256 * 1024, nbytes=lambda rates: 1024)  # ≤ 8 floats each
@@ -164,6 +176,7 @@ def load_link() -> None:
     state[key("side_by_side")] = link.view == "side"
     state[key("show_3d")] = link.show_3d
     state[key("tab")] = link.tab
+    set_schedule(link.schedule, key_prefix=PREFIX)
     if not link.hparams:
         apply_tuned_preset()
     for opt_key, values in link.hparams.items():
@@ -216,6 +229,7 @@ with st.sidebar:
     for opt_key in chosen:
         with st.expander(OPTIMIZERS[opt_key].label, expanded=opt_key == chosen[featured(chosen)]):
             hparams[opt_key] = hyperparameter_inputs(OPTIMIZERS[opt_key], key_prefix=PREFIX)
+    schedule = schedule_inputs(key_prefix=PREFIX)
 
     st.header("View")
     side_by_side = st.toggle("Side by side", key=key("side_by_side"))
@@ -235,6 +249,7 @@ st.query_params.from_dict(
             view="side" if side_by_side else "overlay",
             show_3d=show_3d,
             tab=state.get(key("tab"), links.TABS[0]),
+            schedule=schedule,
         )
     )
 )
@@ -244,7 +259,10 @@ if not chosen:
     st.stop()
 
 runs = tuple((k, tuple(sorted(hparams[k].items()))) for k in chosen)
-race_args = (state[key("surface")], state[key("good_formula")], sigma, runs, (x0, y0), steps, seed)
+race_args = (
+    *(state[key("surface")], state[key("good_formula")], sigma, runs, (x0, y0), steps, seed),
+    (schedule[0], tuple(sorted(schedule[1].items()))),
+)
 with st.spinner("Racing the optimizers…"):
     result = race(*race_args)
 
@@ -264,6 +282,7 @@ with about_column:
     st.subheader(plain(surface.label))  # a custom formula's label is the formula as typed
     st.markdown(f"${surface.latex}$")  # inline: a long formula wraps at its operators
     st.caption(surface.teaches)
+    st.caption(f"Learning-rate schedule: {SCHEDULES[schedule[0]].describe(schedule[1])}.")
     st.markdown(
         "Press **▶ Play** under the plot to watch the optimizers race from the same start. "
         "Each is the from-scratch `torch.optim` class that also trains MNIST on the next page; "

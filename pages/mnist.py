@@ -21,6 +21,7 @@ import streamlit as st
 from optviz import links, ui
 from optviz.figures import training as figures
 from optviz.optim import OPTIMIZERS
+from optviz.schedules import SCHEDULES
 from optviz.training.cluster import get_collector, submit_group
 from optviz.training.config import (
     DEVICES,
@@ -38,6 +39,7 @@ MAX_DRAWN = 1_000  # points per curve: a long run is drawn as means of consecuti
 MAX_GROUPS = 6
 GROUP_POLL_S = 0.5  # a new group from another tab shows here within this plus one rerun
 HP_PREFIX = "mnist_hp"  # widget keys: mnist_hp_<optimizer>_<name>
+SCHEDULE_PREFIX = "mnist"  # widget keys: mnist_schedule, mnist_schedule_<key>_<parameter>
 
 st.title("Live MNIST")
 st.markdown(
@@ -95,6 +97,7 @@ def load_link() -> None:
         spec = OPTIMIZERS[key]
         values = {**spec.paper(), **link.hparams.get(key, {})}
         ui.set_hyperparameters(spec, values, key_prefix=HP_PREFIX)
+    ui.set_schedule(link.schedule, key_prefix=SCHEDULE_PREFIX)
     state["mnist_link_warnings"] = warnings
 
 
@@ -121,6 +124,7 @@ def write_link() -> None:
                 optimizers=tuple(chosen) or links.MNIST_DEFAULT_OPTIMIZERS,
                 hparams={k: v for k, v in changed.items() if v},
                 train_images=None if subset == default_subset else subset,
+                schedule=ui.current_schedule(key_prefix=SCHEDULE_PREFIX),
             )
         )
     )
@@ -190,7 +194,11 @@ repeats = c4.number_input(
     "Seeds per optimizer", step=1, key="mnist_repeats", help="Seeds 0, 1, … per run."
 )
 device = c5.selectbox("Device", DEVICES, key="mnist_device", help="auto: CUDA when present.")
-dropout = st.slider("Dropout", 0.0, links.MAX_DROPOUT, step=0.05, key="mnist_dropout")
+left, right = st.columns(2)
+with left:
+    dropout = st.slider("Dropout", 0.0, links.MAX_DROPOUT, step=0.05, key="mnist_dropout")
+with right:
+    schedule = ui.schedule_inputs(key_prefix=SCHEDULE_PREFIX)
 
 configs: list[tuple[str, TrainConfig]] = []
 problems: dict[str, str] = {}  # field → message, shown beside its widget
@@ -210,6 +218,8 @@ for key in chosen:
             model=model,
             optimizer=key,
             hyperparams=hyperparams[key],
+            schedule=schedule[0],
+            schedule_params=dict(schedule[1]),
             epochs=int(epochs),
             batch_size=int(batch_size),
             train_subset=int(subset),
@@ -229,6 +239,8 @@ if st.button(
 ):
     assert data is not None
     description = f"{MODELS[model].label}, {epochs} epoch(s), {subset:,} images"
+    if schedule[0] != "constant":
+        description += f", α schedule {SCHEDULES[schedule[0]].describe(schedule[1])}"
     try:
         group_id, _ = submit_group(store, data, configs, description)
     except ValueError as error:

@@ -8,5 +8,6 @@ pages = [
     st.Page("explorer.py", title="Trajectory explorer", icon=":material/route:", default=True),
     st.Page("landscapes.py", title="Landscapes", icon=":material/landscape:"),
     st.Page("mnist.py", title="Live MNIST", icon=":material/model_training:"),
+    st.Page("experiments.py", title="Experiments", icon=":material/science:"),
 ]
 st.navigation(pages).run()

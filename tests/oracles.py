@@ -52,3 +52,32 @@ def float64_scalars(cls):
                 torch.set_default_dtype(default)
 
     return Float64Scalars
+
+
+def projected_online_1d(method, coefficients, lr, betas, eps, x0, box):
+    """Reddi, Kale & Kumar's online problem in NumPy: f_t(x) = c_t·x on F = ``box``, step t
+    with α_t = lr/√t, then the projection onto F (for a box the clamp, in any diagonal metric).
+
+    ``method``: "sgd", or "adam", "amsgrad", "adamax" in torch.optim's conventions (Adam's bias
+    corrections; AMSGrad's max of the raw v divided by the current 1 − β2^t; AdaMax's
+    u_t = max(β2·u, |g| + ε)). Returns x_0 … x_T.
+    """
+    beta1, beta2 = betas
+    x, m, v, u = x0, 0.0, 0.0, 0.0
+    path = [x]
+    for t, g in enumerate(coefficients, start=1):  # ∇f_t(x) = c_t
+        alpha = lr / np.sqrt(t)
+        if method == "sgd":
+            x = x - alpha * g
+        else:
+            m = beta1 * m + (1 - beta1) * g
+            if method == "adamax":
+                u = max(beta2 * u, abs(g) + eps)
+                x = x - alpha / (1 - beta1**t) * m / u
+            else:
+                v = beta2 * v + (1 - beta2) * g * g
+                u = max(u, v) if method == "amsgrad" else v
+                x = x - alpha / (1 - beta1**t) * m / (np.sqrt(u / (1 - beta2**t)) + eps)
+        x = min(max(x, box[0]), box[1])
+        path.append(x)
+    return np.array(path)

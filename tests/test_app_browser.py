@@ -19,8 +19,12 @@ from conftest import (
 )
 
 NAV_LINKS = '[data-testid="stSidebarNavLink"], [data-testid="stTopNavLink"]'
-# Icon name, title.
-APP_NAVIGATION = ["route Trajectory explorer", "landscape Landscapes", "model_training Live MNIST"]
+APP_NAVIGATION = [  # icon name, title
+    "route Trajectory explorer",
+    "landscape Landscapes",
+    "model_training Live MNIST",
+    "science Experiments",
+]
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,11 @@ def path_traces(spec: dict) -> list[dict]:
     return [t for t in spec["data"] if t.get("type") == "scatter" and t.get("mode") == "lines"]
 
 
+def adam_path(spec: dict) -> object:
+    """The x coordinates of Adam's path trace in a race figure's JSON."""
+    return next(t for t in spec["data"] if label(t) == "Adam")["x"]
+
+
 def assert_healthy(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
@@ -80,10 +85,7 @@ def test_moving_a_slider_changes_the_race():
     before = race_spec(at)
     at.select_slider(key="explorer_adam_lr").set_value(0.001).run()
     assert_healthy(at)
-    after = race_spec(at)
-    adam_before = next(t for t in before["data"] if label(t) == "Adam")
-    adam_after = next(t for t in after["data"] if label(t) == "Adam")
-    assert adam_before["x"] != adam_after["x"]
+    assert adam_path(before) != adam_path(race_spec(at))
     assert at.query_params["adam.lr"] == "0.001"
 
 
@@ -240,3 +242,22 @@ def test_the_link_carries_the_3d_view_and_the_open_tab():
     assert at.query_params["3d"] == "true" and at.query_params["tab"] == "Update rules"
     at.toggle(key="explorer_show_3d").set_value(False).run()
     assert "3d" not in at.query_params
+
+
+def test_a_schedule_changes_the_race_goes_into_the_link_and_is_named_in_the_caption():
+    at = run_page()
+    before = race_spec(at)
+    at.selectbox(key="explorer_schedule").set_value("step").run()
+    at.number_input(key="explorer_schedule_step_gamma").set_value(0.1).run()
+    assert_healthy(at)
+    assert adam_path(before) != adam_path(race_spec(at))
+    assert at.query_params["schedule"] == "step" and at.query_params["schedule.gamma"] == "0.1"
+    captions = [caption.value for caption in at.caption]
+    assert "Learning-rate schedule: step (step_size = 100, gamma = 0.1)." in captions
+
+
+def test_a_linked_schedule_fills_its_widgets():
+    at = run_page({"schedule": "cosine", "schedule.T_max": "120"})
+    assert_healthy(at)
+    assert at.selectbox(key="explorer_schedule").value == "cosine"
+    assert at.number_input(key="explorer_schedule_cosine_T_max").value == 120

@@ -16,6 +16,7 @@ import torch
 
 from optviz import analyses, export, figures
 from optviz.figures import curves, layout
+from optviz.figures import experiments as experiment_figures
 from optviz.optim import OPTIMIZERS
 from optviz.surfaces import SURFACES, parse_surface
 from optviz.trajectories import simulate
@@ -695,6 +696,12 @@ BUILDERS = {
     "distance": figures.distance_figure,
     "step_size": lambda r: figures.step_size_figure(r, 0),
     "moments": lambda r: figures.moments_figure(r, 0),
+    "online": lambda r: experiment_figures.online_figure(
+        r, np.cumsum(r.losses[:, 0, :-1], axis=1) / np.arange(1, r.steps + 1)
+    ),
+    "fixed_points": lambda r: experiment_figures.fixed_points_figure(
+        r, [(f"fixed point {k}", (0.0, 0.0)) for k in range(len(r.runs))]
+    ),
 }
 
 
@@ -742,9 +749,14 @@ def test_figure_modules_are_pure_and_never_run_the_engine(path):
 def test_the_csv_gives_each_row_the_gradient_at_its_point_and_everything_to_redo_the_race():
     surface = SURFACES["noisy_quadratic"]
     runs = [("adam", {"lr": 0.05}), ("sgd", {"lr": 0.01})]
-    result = simulate(surface, runs, surface.start, 20, seed=7)
+    schedules = [("step", {"step_size": 5, "gamma": 0.5}), None]
+    result = simulate(surface, runs, surface.start, 20, seed=7, schedules=schedules)
     rows = list(csv.DictReader(io.StringIO(export.trajectories_csv(result, seed=7))))
     assert len(rows) == 2 * 21
+    assert {row["schedule"] for row in rows if row["optimizer"] == "adam"} == {
+        "step (step_size = 5, gamma = 0.5)"
+    }
+    assert {row["schedule"] for row in rows if row["optimizer"] == "sgd"} == {"constant"}
     adam = [row for row in rows if row["optimizer"] == "adam"]
     for t, row in enumerate(adam):
         assert (row["surface"], float(row["sigma"]), row["seed"]) == (

@@ -287,3 +287,81 @@ def test_the_explorer_link_carries_the_configuration_relative_to_the_app():
     assert link.startswith("./?")
     parsed, warnings = from_query(dict(parse_qsl(urlsplit(link).query)))
     assert warnings == [] and parsed == state  # exactly: the explorer races the cell's values
+
+
+@pytest.mark.parametrize(
+    ("state_type", "write", "read"),
+    [(ExplorerState, to_query, from_query), (MnistState, mnist_to_query, mnist_from_query)],
+)
+def test_a_schedule_round_trips_on_both_pages_with_its_changed_parameters_only(
+    state_type, write, read
+):
+    state = state_type(schedule=("step", {"step_size": 250, "gamma": 0.1}))
+    query = write(state)
+    assert query["schedule"] == "step" and query["schedule.step_size"] == "250"
+    assert read(query) == (state, [])
+    default_gamma = state_type(schedule=("step", {"gamma": 0.5}))  # the default: left out
+    assert "schedule.gamma" not in write(default_gamma)
+    assert "schedule" not in write(state_type())  # constant: the link stays short
+
+
+@pytest.mark.parametrize("read", [from_query, mnist_from_query])
+@pytest.mark.parametrize(
+    ("query", "kept", "message"),
+    [
+        ({"schedule": "cyclic"}, ("constant", {}), "`schedule`: must be one of constant"),
+        (
+            {"schedule": "step", "schedule.step_size": "0"},
+            ("step", {}),
+            "`schedule.step_size`: step_size must be between 1",
+        ),
+        (
+            {"schedule": "cosine", "schedule.T_max": "2.5"},
+            ("cosine", {}),
+            "`schedule.T_max`: T_max must be a whole number",
+        ),
+        (
+            {"schedule": "cosine", "schedule.gamma": "0.5"},
+            ("cosine", {}),
+            "`schedule.gamma`: the cosine schedule has no parameter 'gamma'",
+        ),
+        ({"schedule.T_max": "nan"}, ("constant", {}), "`schedule.T_max`: 'nan' is not a finite"),
+    ],
+)
+def test_a_bad_schedule_in_a_link_is_dropped_with_a_warning_that_names_it(
+    read, query, kept, message
+):
+    state, warnings = read(query)
+    assert state.schedule == kept
+    assert len(warnings) == 1 and message in warnings[0], warnings
+
+
+def test_an_experiment_link_round_trips_with_its_own_settings_only():
+    from optviz.links import ExperimentState, experiment_from_query, experiment_to_query
+
+    reddi = ExperimentState(experiment="reddi", setting="stochastic", steps=100_000)
+    query = experiment_to_query(reddi)
+    assert query == {"experiment": "reddi", "setting": "stochastic", "steps": "100000"}
+    assert experiment_from_query(query) == (reddi, [])
+    rotation = ExperimentState(experiment="rotation", angle=-45)
+    assert experiment_to_query(rotation) == {"experiment": "rotation", "angle": "-45"}
+    assert experiment_from_query(experiment_to_query(rotation)) == (rotation, [])
+    assert experiment_from_query({}) == (ExperimentState(), [])
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("experiment", "adam-beats-sgd", "must be one of reddi, decay, rotation"),
+        ("setting", "adversarial", "must be one of deterministic, stochastic"),
+        ("steps", "5000", "must be one of 1000, 10000, 100000"),
+        ("angle", "91", "must be between -90 and 90"),
+        ("angle", "thirty", "'thirty' is not a whole number"),
+    ],
+)
+def test_a_bad_experiment_parameter_falls_back_to_its_default_with_a_warning(name, value, message):
+    from optviz.links import ExperimentState, experiment_from_query
+
+    state, warnings = experiment_from_query({name: value})
+    assert state == ExperimentState()
+    assert warnings == [f"Ignored link parameter `{name}`: {message}"]

@@ -16,6 +16,7 @@ def test_paper_defaults_are_algorithm_1s_for_adam():
         "beta1": 0.9,
         "beta2": 0.999,
         "eps": 1e-8,
+        "weight_decay": 0.0,  # no L2 penalty: Algorithm 1 has none
         "bias_correction": True,
     }
 

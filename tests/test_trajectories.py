@@ -12,6 +12,7 @@ from oracles import LionAlgorithm2, float64_scalars
 
 from optviz import trajectories
 from optviz.optim import OPTIMIZERS
+from optviz.schedules import SCHEDULES
 from optviz.surfaces import SURFACES, parse_surface
 from optviz.trajectories import MAX_STARTS, MAX_STEPS, simulate
 
@@ -350,3 +351,114 @@ def test_a_start_where_f_is_not_finite_is_reported_and_the_path_stays_at_the_sta
     assert result.diverged_at[0, 0] == 0
     assert (result.paths[0, 0] == (-1.0, 0.5)).all()
     assert np.isfinite(result.losses).all() and np.isfinite(result.grads).all()
+
+
+# --- schedules, time-varying losses, projection -------------------------------------------------
+
+SCHEDULED = {
+    "inv_sqrt": {},
+    "step": {"step_size": 40, "gamma": 0.5},
+    "cosine": {"T_max": 60},  # past its period within the race
+    "warmup": {"start_factor": 0.1, "total_iters": 30},
+}
+
+
+def plain_loop(surface, key, hparams, start, steps, schedule=None, box=None):
+    """The reference: one optimizer of our class on one point, autograd every step, the torch
+    scheduler stepped after every step, the point clamped into ``box`` after every step."""
+    point = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+    optimizer = OPTIMIZERS[key].build([point], hparams)
+    scheduler = None if schedule is None else SCHEDULES[schedule[0]].build(optimizer, schedule[1])
+    path = [point.detach().clone()]
+    for t in range(1, steps + 1):
+        optimizer.zero_grad()
+        surface.f(point, t).backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        if box is not None:
+            with torch.no_grad():
+                point[0].clamp_(box[0], box[1])
+                point[1].clamp_(box[2], box[3])
+        path.append(point.detach().clone())
+    return torch.stack(path).numpy(), optimizer.state[point]
+
+
+@pytest.mark.parametrize("schedule", SCHEDULED)
+def test_scheduled_paths_and_state_equal_a_plain_loop_with_the_torch_scheduler(schedule):
+    surface = SURFACES["himmelblau"]
+    starts = [(-1.0, 1.0), (0.5, -0.5)]
+    schedules = [(schedule, SCHEDULED[schedule])] * len(RACE)
+    result = simulate(surface, RACE, starts, 120, schedules=schedules)
+    constant = simulate(surface, RACE, starts, 120)
+    for k, (key, hparams) in enumerate(RACE):
+        for b, start in enumerate(starts):
+            path, state = plain_loop(surface, key, hparams, start, 120, schedules[k])
+            np.testing.assert_allclose(
+                result.paths[k, b], path, rtol=1e-10, atol=1e-12, err_msg=key
+            )
+            # The replayed state retraces the scheduled race (same α_t, same θ).
+            for name, value in state.items():
+                if isinstance(value, torch.Tensor) and value.shape == (2,):
+                    np.testing.assert_allclose(
+                        result.state[k][name][b, -1], value, rtol=1e-9, atol=1e-12, err_msg=name
+                    )
+        assert not np.allclose(result.paths[k], constant.paths[k]), key  # the schedule acts
+
+
+def test_a_schedule_acts_on_its_run_only_and_on_every_value_of_a_sweep():
+    runs = [("adam", {"lr": [0.01, 0.05]}), ("sgd", {"lr": 1e-3})]
+    schedules = [("cosine", {"T_max": 50}), None]
+    result = simulate("rosenbrock", runs, [(-1.5, 2.0), (-1.5, 2.0)], 80, schedules=schedules)
+    plain = simulate("rosenbrock", runs, [(-1.5, 2.0), (-1.5, 2.0)], 80)
+    np.testing.assert_array_equal(result.paths[1], plain.paths[1])
+    for b, lr in enumerate((0.01, 0.05)):
+        path, _ = plain_loop(
+            SURFACES["rosenbrock"], "adam", {"lr": lr}, (-1.5, 2.0), 80, schedules[0]
+        )
+        np.testing.assert_allclose(result.paths[0, b], path, rtol=1e-10, atol=1e-12)
+    assert result.schedules == (("cosine", {"T_max": 50}), ("constant", {}))
+
+
+def online_quadratic(x, y, t):
+    """f_t = (x − sin(t/20))² + (y − cos(t/20))²/2: a target that moves with the step."""
+    return (x - torch.sin(t / 20)) ** 2 + 0.5 * (y - torch.cos(t / 20)) ** 2
+
+
+def test_time_varying_loss_and_box_projection_equal_a_plain_loop():
+    from optviz.surfaces import Surface
+
+    surface = Surface(
+        "online", "online", online_quadratic, (-2, 2, -2, 2), (0.0, 0.0), time_varying=True
+    )
+    box = (-0.5, 0.5, -1.0, 0.25)
+    runs = [("sgd", {"lr": 0.1}), ("adam", {"lr": 0.05}), ("amsgrad", {"lr": 0.05})]
+    result = simulate(surface, runs, (0.0, 0.0), 200, box=box)
+    for k, (key, hparams) in enumerate(runs):
+        path, _ = plain_loop(surface, key, hparams, (0.0, 0.0), 200, box=box)
+        np.testing.assert_allclose(result.paths[k, 0], path, rtol=1e-12, atol=1e-14, err_msg=key)
+    # The box binds (the target leaves it) and holds every point.
+    assert (result.paths[..., 0] == 0.5).any() and (result.paths[..., 1] == 0.25).any()
+    assert (result.paths[..., 0] >= -0.5).all() and (result.paths[..., 1] <= 0.25).all()
+    # Losses are the online losses f_{t+1}(θ_t); gradients are those of f_t at θ_{t−1}.
+    theta = torch.from_numpy(result.paths[1, 0])  # (T + 1, 2)
+    t = torch.arange(1, 202, dtype=torch.float64)
+    np.testing.assert_allclose(result.losses[1, 0], surface.f(theta, t), rtol=1e-14)
+    _, grads = surface.value_and_grad(theta[:-1], t[:-1, None].squeeze(-1))
+    np.testing.assert_allclose(result.grads[1, 0], grads, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"schedules": [("cosine", {})]}, "1 schedules for 2 runs"),
+        ({"schedules": [("cyclic", {}), None]}, "unknown schedule 'cyclic'"),
+        ({"schedules": [("step", {"gamma": 2}), None]}, "gamma must be between"),
+        ({"box": (1, 0, 0, 1)}, "box needs finite x_min"),
+        ({"box": (-1, 1, -1, 1)}, "start points must lie in the box"),
+        ({"box": "unit"}, "box must be"),
+    ],
+)
+def test_bad_schedules_and_boxes_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        simulate("rosenbrock", [("sgd", {}), ("adam", {})], (-1.5, 2.0), 10, **kwargs)

@@ -6,7 +6,8 @@ builder of the explorer draws start index ``b = 0`` (the page races from one sta
 each optimizer's colour and internals from ``OPTIMIZERS`` and sends no NaN or inf to the
 browser. The modules, by job:
 
-* ``race``, ``surface``, ``curves``, ``internals``, ``training``: the builders;
+* ``race``, ``surface``, ``curves``, ``internals``, ``training``, ``experiments``: the
+  builders;
 * ``labels``: run names, colours, dashes and the sentences about a race (divergence notes);
 * ``layout``: the layout every figure shares (bands, subplot grids, reference lines);
 * ``transport``: float32 typed arrays and the PNG encoder.

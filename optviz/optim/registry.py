@@ -453,6 +453,7 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
                 _BETA1,
                 _BETA2,
                 _eps(1e-8),
+                _weight_decay(0.0, "L2 penalty λ added to the gradient: g ← g + λθ."),
                 HyperParam(
                     "bias_correction",
                     r"1 - \beta^t",

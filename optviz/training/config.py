@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from optviz.optim import OPTIMIZERS
+from optviz.schedules import SCHEDULES
 from optviz.training.models import MODELS
 
 MAX_EPOCHS = 50  # a CPU MLP epoch on all 60 000 images takes tens of seconds; 50 is a long run
@@ -36,6 +37,10 @@ class TrainConfig:
     optimizer: str = "adam"  # key of OPTIMIZERS; built with OPTIMIZERS[key].build
     # Flat names as in the registry (lr, beta1, …); missing ones take the registry defaults.
     hyperparams: dict[str, float | bool] = field(default_factory=dict)
+    # Key of SCHEDULES and its parameters (missing ones take their defaults): the loop steps the
+    # torch scheduler after every optimizer step, so iteration t trains at α · s(t).
+    schedule: str = "constant"
+    schedule_params: dict[str, float] = field(default_factory=dict)
     epochs: int = 3
     batch_size: int = 128  # the paper's minibatch for the MLP (§6.2)
     # The first N training images: a CPU shows curves within seconds on 6 000, and every
@@ -78,6 +83,13 @@ class TrainConfig:
                     by_name[name].validate(value)
                 except ValueError as error:
                     out["hyperparams"] = f"{spec.label}: {error}."
+        if self.schedule not in SCHEDULES:
+            out["schedule"] = f"Unknown schedule {self.schedule!r}."
+        else:
+            try:
+                SCHEDULES[self.schedule].check(self.schedule_params)
+            except ValueError as error:
+                out["schedule"] = f"Schedule: {error}."
         _bounded(out, "epochs", self.epochs, 1, MAX_EPOCHS, "Epochs")
         _bounded(out, "batch_size", self.batch_size, 1, MAX_BATCH_SIZE, "Batch size")
         top = min(MAX_TRAIN_SUBSET, n_train) if n_train else MAX_TRAIN_SUBSET

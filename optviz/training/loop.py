@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from optviz.optim import OPTIMIZERS
+from optviz.schedules import SCHEDULES
 from optviz.training.config import EARLY_TEST_IMAGES, TrainConfig
 from optviz.training.data import Mnist, to_float
 from optviz.training.models import MODELS
@@ -141,6 +142,7 @@ def _train(
 
     model = MODELS[config.model].build(config.dropout).to(device)
     optimizer = OPTIMIZERS[config.optimizer].build(model.parameters(), config.hyperparams)
+    scheduler = SCHEDULES[config.schedule].build(optimizer, config.schedule_params)
     per_epoch = config.iterations_per_epoch(n)
     total = config.total_iterations(n)
     eval_every = config.eval_interval(n)
@@ -194,6 +196,7 @@ def _train(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            scheduler.step()  # α for the next iteration
             iteration += 1
             reached.iteration = iteration
             window_loss += loss.detach()

@@ -173,3 +173,23 @@ def test_cpu_is_used_when_cuda_is_asked_for_but_absent(small_mnist: Mnist) -> No
     result = train(config, small_mnist, lambda m: None, on_start=notes.append)
     assert result.status == "done"
     assert notes == ["cpu (CUDA requested but not available)"] and result.device == notes[0]
+
+
+def test_the_loop_steps_the_configured_schedule(small_mnist: Mnist) -> None:
+    """A step schedule with γ = 0 every step: α is 0 from iteration 2 on, so the weights stop
+    after the first step and every later evaluation of one image set gives the same loss."""
+    frozen = TrainConfig(
+        **{**QUICK.to_dict(), "schedule": "step", "schedule_params": {"step_size": 1, "gamma": 0}}
+    )
+    result, metrics = run(frozen, small_mnist)
+    assert result.status == "done", result.error
+    after_first = {m.loss for m in metrics if m.kind == "test" and m.iteration >= 1}
+    assert len(after_first) <= 2  # the early evaluations' images and the whole test subset
+    _, moving = run(QUICK, small_mnist)
+    assert len({m.loss for m in moving if m.kind == "test" and m.iteration >= 1}) > 2
+
+
+def test_a_bad_schedule_is_a_config_problem() -> None:
+    assert TrainConfig(schedule="cyclic").problems() == {"schedule": "Unknown schedule 'cyclic'."}
+    problems = TrainConfig(schedule="cosine", schedule_params={"T_max": 0}).problems()
+    assert problems == {"schedule": "Schedule: T_max must be between 1 and 100000, not 0."}

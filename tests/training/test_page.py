@@ -229,3 +229,26 @@ def test_while_workers_start_the_page_says_so(db: Path) -> None:
     wait_until(lambda: collector.state.progress is None, timeout=120)
     app.run()
     assert not any(info.startswith("Starting") for info in (e.value for e in app.info))
+
+
+def test_the_schedule_select_goes_into_each_runs_config_and_the_link(db: Path) -> None:
+    app = page({"schedule": "cosine", "schedule.T_max": "40"})
+    assert not app.exception and list(app.warning) == []
+    assert app.selectbox(key="mnist_schedule").value == "cosine"
+    assert app.number_input(key="mnist_schedule_cosine_T_max").value == 40
+    app.selectbox(key="mnist_schedule").set_value("warmup").run()
+    app.number_input(key="mnist_schedule_warmup_total_iters").set_value(20).run()
+    assert app.query_params["schedule"] == "warmup"
+    assert app.query_params["schedule.total_iters"] == "20"
+    app.multiselect(key="mnist_optimizers").set_value(["adam"]).run()
+    app.number_input(key="mnist_epochs").set_value(1).run()
+    app.number_input(key="mnist_subset").set_value(1_000).run()
+    app.button(key="mnist_start").click().run()
+    assert not app.exception
+    (run,) = RunStore(db).runs()
+    assert (run.config.schedule, run.config.schedule_params) == (
+        "warmup",
+        {"start_factor": 0.1, "total_iters": 20},
+    )
+    ended = wait_until(lambda: (now := RunStore(db).runs()) and not now[0].active and now)
+    assert ended[0].status == "done"  # type: ignore[index]
