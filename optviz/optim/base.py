@@ -74,15 +74,12 @@ def descend_(
 
     With a number α this is one fused in-place op, ``add_``/``addcdiv_`` as torch.optim writes it
     (no temporary the size of θ, which matters on the MNIST page's 1.8 M-parameter MLP). Those ops
-    take α as a number only, so a tensor α (a sweep, a scheduled α in the trajectory engine) is
-    broadcast by ``addcmul_`` (one op), or divides the scale first (two), which the engine's
-    scheduled runs take every step.
+    take α as a number only, so a tensor α (a sweep, a scheduled α in the trajectory engine) takes
+    the broadcasting form, in separate ops: fused ones round a batch's columns differently with
+    its size (vectorised or not), and a sweep's cell must equal the same run alone, bit for bit.
     """
     if isinstance(lr, Tensor):
-        if scale is None:
-            param.addcmul_(lr, direction, value=-1)
-        else:
-            param.addcdiv_(direction, scale / lr, value=-1)
+        param.sub_(lr * direction if scale is None else lr * direction / scale)
     elif scale is None:
         param.add_(direction, alpha=-lr)
     else:
