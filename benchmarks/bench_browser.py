@@ -5,7 +5,8 @@ The anchor (``benchmarks/anchor_app.py``) is the smallest Streamlit page with on
 page pays. The benchmark starts both servers on loopback (the tests' ``start_streamlit``, so
 optviz gets a temporary ``OPTVIZ_DB``) and drives them from Debian's headless Chromium at
 1440 × 900. "The chart" is the first Plotly chart of the page (optviz: the race); "drawn" is
-its ``plotly_afterplot`` event, read by a hook installed before the page's own scripts.
+its ``plotly_afterplot`` event (or ``plotly_animated``, when only the race's paths moved), read
+by a hook installed before the page's own scripts.
 
 Parts (``--parts``; medians over ``--samples`` each, ratios optviz / anchor with their goals):
 
@@ -67,9 +68,10 @@ PLAY_SECONDS = 15.0
 
 # Installed before the page's scripts. plotly.js gives every graph div its event emitter by
 # assigning ``gd.emit``; a setter on the prototype catches that assignment and wraps the emitter,
-# so each ``plotly_afterplot`` is recorded with its time and a signature of the drawn traces even
-# when plotly.js draws before any listener could be attached. ``action`` is the time of the last
-# key or pointer press.
+# so each ``plotly_afterplot`` (a whole plot) and ``plotly_animated`` (new points moved in: the
+# race's update when only its paths change, see charts.js) is recorded with its time and a
+# signature of the drawn traces even when plotly.js draws before any listener could be attached.
+# ``action`` is the time of the last key or pointer press.
 _HOOK_JS = """
 (() => {
   if (window.__bench) return;
@@ -96,7 +98,8 @@ _HOOK_JS = """
         configurable: true, writable: true,
         value(name, data) {
           const result = original.call(this, name, data);
-          if (name === "plotly_afterplot") {
+          // A whole plot, or new points moved in by `Plotly.animate` (charts.js, the player).
+          if (name === "plotly_afterplot" || name === "plotly_animated") {
             gd.__afterplots.push({t: performance.now(), sig: signature(gd)});
           }
           return result;

@@ -71,6 +71,7 @@ function optvizChart(box, drawn = () => {}) {
   box.classList.add("optviz-chart");
   box.dataset.state = "drawing";
   let latest = null; // the newest data the app sent
+  let shown = null; // the figure on show, in parts (`optvizFigureParts`)
   let drawing = false;
 
   // Draws the newest figure; data that arrives meanwhile is drawn next (only the newest).
@@ -82,19 +83,30 @@ function optvizChart(box, drawn = () => {}) {
         box.dataset.state = "drawing";
         const Plotly = await optvizPlotly(data.plotly);
         const { figure } = data;
-        // Plotly measures its labels as it draws, and each measurement makes the browser lay
-        // out again whatever changed; contained, that is the chart alone, not the whole page.
-        Object.assign(box.style, {
-          width: figure.layout.width ? `${figure.layout.width}px` : "100%",
-          height: `${figure.layout.height ?? 450}px`,
-          contain: "strict",
-        });
-        figure.layout.template = {
-          data: figure.layout.template?.data ?? {},
-          layout: optvizChartTheme(box.parentElement),
-        };
-        const config = { ...OPTVIZ_CHART_CONFIG, responsive: !figure.layout.width };
-        await Plotly.react(box, figure.data, figure.layout, config);
+        const parts = optvizFigureParts(figure);
+        const moved = optvizMovedTraces(shown, parts);
+        if (moved) {
+          // Only points moved (a new race on the same surface, with the same runs): the cheap
+          // update the player uses, which redraws those traces and no axis, legend or colour bar.
+          box.layout.meta = box._fullLayout.meta = figure.layout.meta;
+          const changes = moved.map((i) => optvizDecoded(parts.traces[i].points));
+          await Plotly.animate(box, { data: changes, traces: moved }, OPTVIZ_STILL);
+        } else {
+          // Plotly measures its labels as it draws, and each measurement makes the browser lay
+          // out again whatever changed; contained, that is the chart alone, not the whole page.
+          Object.assign(box.style, {
+            width: figure.layout.width ? `${figure.layout.width}px` : "100%",
+            height: `${figure.layout.height ?? 450}px`,
+            contain: "strict",
+          });
+          figure.layout.template = {
+            data: figure.layout.template?.data ?? {},
+            layout: optvizChartTheme(box.parentElement),
+          };
+          const config = { ...OPTVIZ_CHART_CONFIG, responsive: !figure.layout.width };
+          await Plotly.react(box, figure.data, figure.layout, config);
+        }
+        shown = parts;
         box.dataset.figure = data.figure_id;
         drawn(data);
       }
@@ -111,6 +123,57 @@ function optvizChart(box, drawn = () => {}) {
     latest = data;
     if (!drawing && box.dataset.figure !== data.figure_id) drawLatest();
   };
+}
+
+const OPTVIZ_STILL = { frame: { duration: 0, redraw: false }, transition: { duration: 0 },
+  mode: "immediate" };
+const OPTVIZ_POINTS = ["x", "y", "customdata", "marker"]; // what a new race moves
+
+// A figure as the JSON text of what decides how it is drawn (its layout, without the `meta`
+// only the race's player reads, and each trace without its points) and each trace's points.
+function optvizFigureParts(figure) {
+  const { meta, template, ...layout } = figure.layout;
+  return {
+    layout: JSON.stringify(layout),
+    traces: figure.data.map((trace) => {
+      const rest = { ...trace };
+      const points = {};
+      for (const name of OPTVIZ_POINTS) {
+        if (name in trace) points[name] = trace[name];
+        delete rest[name];
+      }
+      return { rest: JSON.stringify(rest), points, text: JSON.stringify(points) };
+    }),
+  };
+}
+
+// The traces whose points alone differ from the figure on show, or null if anything else does
+// or the axes would have to follow the points (moving points redraws no axis).
+function optvizMovedTraces(shown, parts) {
+  if (!shown || shown.layout !== parts.layout || shown.traces.length !== parts.traces.length) {
+    return null;
+  }
+  const axes = Object.entries(JSON.parse(parts.layout)).filter(([n]) => /^[xy]axis\d*$/.test(n));
+  const fixed = axes.every(([, axis]) => Array.isArray(axis.range) && axis.autorange !== true);
+  if (!axes.length || !fixed) return null;
+  const moved = [];
+  for (const [i, trace] of parts.traces.entries()) {
+    if (trace.rest !== shown.traces[i].rest) return null;
+    if (trace.text !== shown.traces[i].text) moved.push(i);
+  }
+  return moved;
+}
+
+// Points as `Plotly.animate` takes them: plotly's base64 arrays ({dtype, bdata}) decoded.
+function optvizDecoded(points) {
+  const decoded = {};
+  for (const [name, value] of Object.entries(points)) {
+    const Typed = { f4: Float32Array, f8: Float64Array }[value?.dtype];
+    decoded[name] = Typed && typeof value.bdata === "string" && !value.shape
+      ? new Typed(Uint8Array.from(atob(value.bdata), (c) => c.charCodeAt(0)).buffer)
+      : value;
+  }
+  return decoded;
 }
 
 // What the app sends a chart element: one JSON document as bytes (the figure's JSON goes in
