@@ -405,6 +405,11 @@ _WRITERS = {
 Writer = Callable[[Tensor, Tensor, Tensor, Tensor, Tensor], None]
 
 
+# Where f is elementwise (every surface's is), one recording serves every shape: it is made at
+# this small one, with both dimensions above 1 so no op of it is a broadcast of a single point.
+RECORDING_SHAPE = (2, 3)
+
+
 @functools.lru_cache(maxsize=64)
 def _value_and_grad(
     fn: Callable[..., Tensor], shape: tuple[int, ...], timed: bool = False
@@ -417,10 +422,38 @@ def _value_and_grad(
     per call and per graph node that dwarfs the ops themselves (``benchmarks/bench_engine.py``
     prints what a call costs each way). So f is differentiated by autograd once, under
     ``make_fx``, which records every op of the forward and backward pass (``_record``), and each
-    step replays the recording (``_streamline`` trims it). Recordings are cached per surface
-    function and shape.
+    step replays the recording (``_streamline`` trims it). A surface function is recorded once,
+    at ``RECORDING_SHAPE``, and that program serves every shape where it gives autograd's very
+    bits on a probe of that shape (a race with one more optimizer, the tuner's grid: each would
+    otherwise cost a recording, most of a new surface's first race); else f is recorded again
+    at the shape itself.
     """
+    general = _general_value_and_grad(fn, timed)
+    if _exact_at(general, fn, shape, timed):
+        return general
     return _streamline(_record(fn, shape, timed), shape, timed)
+
+
+@functools.lru_cache(maxsize=32)
+def _general_value_and_grad(fn: Callable[..., Tensor], timed: bool) -> Writer:
+    return _streamline(_record(fn, RECORDING_SHAPE, timed), RECORDING_SHAPE, timed)
+
+
+def _exact_at(
+    writer: Writer, fn: Callable[..., Tensor], shape: tuple[int, ...], timed: bool
+) -> bool:
+    """Whether ``writer`` gives exactly autograd's f, ∂f/∂x and ∂f/∂y on a random probe of
+    ``shape`` (NaN where autograd's is NaN); a writer that fails there does not."""
+    generator = torch.Generator().manual_seed(1)
+    probe = [*torch.randn(2, *shape, dtype=torch.float64, generator=generator)]
+    probe += [torch.tensor(4.0, dtype=torch.float64)] * timed  # a step t
+    expected = torch.stack(_autograd(fn, *probe))
+    got = torch.empty(3, *shape, dtype=torch.float64)
+    try:
+        writer(*probe, *got.unbind())
+    except Exception:  # a program that only fits its recording's shape
+        return False
+    return torch.allclose(expected, got, rtol=0.0, atol=0.0, equal_nan=True)
 
 
 def _record(

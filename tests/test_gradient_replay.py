@@ -126,3 +126,24 @@ def test_a_failure_while_trimming_falls_back_to_the_recording(monkeypatch):
     surface = parse_surface("sin(x) * cosh(y)")
     shape = race_and_compare(surface)
     assert not trimmed(surface, shape)
+
+
+@pytest.mark.parametrize("key", list(SURFACES))
+def test_a_surface_is_recorded_once_for_every_shape(key):
+    """Every surface is elementwise: its one recording (at ``RECORDING_SHAPE``) serves a race,
+    a race with more optimizers and the tuner's grid, giving autograd's very bits at each."""
+    surface = SURFACES[key]
+    general = trajectories._general_value_and_grad(surface.fn, False)
+    for shape in [(1, 1), (4, 1), (9, 57)]:
+        assert writer(surface, shape) is general
+        assert trajectories._exact_at(general, surface.fn, shape, False)
+
+
+def test_a_recording_that_fits_only_its_own_shape_is_made_again_at_the_new_one():
+    """A typed formula's recording expands its constants to the recorded shape, so at another
+    shape it fails the probe and the engine records the formula at that shape: still exact."""
+    surface = parse_surface("x^2 + 3*sin(y)")
+    general = trajectories._general_value_and_grad(surface.fn, False)
+    assert not trajectories._exact_at(general, surface.fn, (3, 7), False)
+    own = writer(surface, (3, 7))
+    assert own is not general and trajectories._exact_at(own, surface.fn, (3, 7), False)
