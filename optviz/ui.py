@@ -19,21 +19,13 @@ from typing import Any
 import streamlit as st
 
 from optviz import figures, links
-from optviz.cache import byte_lru_cache
 from optviz.optim import HyperParam, OptimizerSpec
 from optviz.schedules import SCHEDULES, Schedule
-from optviz.surfaces import MAX_FORMULA_LENGTH, MAX_NOISE, SURFACES, Surface, parse_surface
+from optviz.surfaces import MAX_FORMULA_LENGTH, MAX_NOISE, SURFACES, Surface
 from optviz.trajectories import Trajectories
+from optviz.views import load_surface
 
 SURFACE_CHOICES = [*SURFACES, links.CUSTOM]
-SURFACE_BYTES = 16 * 1024  # a parsed formula's closures, counted generously
-
-
-@byte_lru_cache(max_bytes=64 * SURFACE_BYTES, nbytes=lambda surface: SURFACE_BYTES)
-def load_surface(key: str, formula: str) -> Surface:
-    """A registry surface, or a user's formula parsed once for every session (the engine keeps
-    its gradient recording per surface function, so a parse per rerun would record again)."""
-    return parse_surface(formula) if key == links.CUSTOM else SURFACES[key]
 
 
 def linked_surface(

@@ -2,23 +2,17 @@
 
 import inspect
 import textwrap
-from collections.abc import Callable
 
-import plotly.graph_objects as go
-import plotly.io
 import streamlit as st
 
-from optviz import analyses, export, figures, links, presets
-from optviz.cache import byte_lru_cache
+from optviz import export, figures, links, presets
 from optviz.optim import OPTIMIZERS
 from optviz.schedules import SCHEDULES
 from optviz.surfaces import Surface
-from optviz.trajectories import Trajectories, simulate
 from optviz.ui import (
     chart_view,
     hyperparameter_inputs,
     linked_surface,
-    load_surface,
     plain,
     race_view,
     schedule_inputs,
@@ -27,56 +21,9 @@ from optviz.ui import (
     surface_inputs,
     widget_key,
 )
+from optviz.views import bias_correction_json, figure_json, load_surface, race, tuned_rates
 
 PREFIX = "explorer"  # namespace of this page's session-state keys
-# Byte budgets of the shared caches: a race is counted with the arrays its views derive
-# (Trajectories.nbytes: ≈ 0.1 MB for 4 optimizers × 300 steps, ≈ 1.4 MB for 8 × 2000).
-RACE_BYTES = 96 * 1024**2
-FIGURE_BYTES = 48 * 1024**2  # figures as JSON: a race's ≈ 90 kB for 4 optimizers × 300 steps
-
-
-# --- cached computation (shared by every session; inputs are plain values) --------------------
-
-
-@byte_lru_cache(max_bytes=RACE_BYTES, nbytes=lambda result: result.nbytes)
-def race(
-    key: str,
-    formula: str,
-    sigma: float,
-    runs: tuple,
-    start: tuple,
-    steps: int,
-    seed: int,
-    schedule: tuple = ("constant", ()),
-) -> Trajectories:
-    surface = load_surface(key, formula).with_noise(sigma)
-    schedules = [(schedule[0], dict(schedule[1]))] * len(runs)  # the race's, on every run
-    runs = [(k, dict(h)) for k, h in runs]
-    return simulate(surface, runs, start, steps, seed=seed, schedules=schedules)
-
-
-@byte_lru_cache(max_bytes=256 * 1024, nbytes=lambda rates: 1024)  # ≤ 8 floats each
-def tuned_rates(key: str, formula: str, sigma: float, keys: tuple, start: tuple, steps: int):
-    surface = load_surface(key, formula).with_noise(sigma)
-    return presets.tune_learning_rates(surface, keys, start, steps)
-
-
-@byte_lru_cache(max_bytes=FIGURE_BYTES, nbytes=len)
-def figure_json(builder: Callable[..., go.Figure], race_args: tuple, *args, **kwargs) -> str:
-    """``builder(race(*race_args), …)`` as JSON: a view seen before costs neither its figure
-    nor its JSON again."""
-    figure = builder(race(*race_args), *args, **kwargs)
-    return plotly.io.to_json(figure, validate=False)  # built valid, as Streamlit's charts do
-
-
-@byte_lru_cache(max_bytes=FIGURE_BYTES // 4, nbytes=len)
-def bias_correction_json(
-    key: str, formula: str, sigma: float, optimizer: str, hparams: tuple, start: tuple
-) -> str:
-    """An optimizer's first steps with and without bias correction, as a figure's JSON."""
-    surface = load_surface(key, formula).with_noise(sigma)
-    result = analyses.bias_correction_race(surface, optimizer, dict(hparams), start)
-    return plotly.io.to_json(figures.bias_correction_figure(result), validate=False)
 
 
 # --- state: from the link on first load, presets, surface changes ------------------------------

@@ -9,11 +9,11 @@ from optviz.surfaces import Surface
 from optviz.ui import (
     hyperparameter_inputs,
     linked_surface,
-    load_surface,
     set_hyperparameters,
     surface_inputs,
     widget_key,
 )
+from optviz.views import load_surface
 
 PREFIX = "landscapes"  # namespace of this page's session-state keys
 TOLERANCES = [10.0**d for d in range(-8, 1)]

@@ -261,3 +261,21 @@ def test_a_linked_schedule_fills_its_widgets():
     assert_healthy(at)
     assert at.selectbox(key="explorer_schedule").value == "cosine"
     assert at.number_input(key="explorer_schedule_cosine_T_max").value == 120
+
+
+def test_a_rerun_that_changes_nothing_races_nothing_again(monkeypatch):
+    """The page's caches live in ``optviz.views``: a cache defined in the page itself would be
+    new on every rerun, since Streamlit executes the page's script anew each time."""
+    from optviz import views
+
+    calls = []
+    real = views.simulate
+    monkeypatch.setattr(views, "simulate", lambda *a, **k: calls.append(a) or real(*a, **k))
+    at = run_page({"seed": "4242"})  # a race no other test has run
+    assert_healthy(at)
+    raced = len(calls)
+    at.run()
+    at.session_state["explorer_tab"] = "Internals"  # another view of the same race
+    at.run()
+    assert_healthy(at)
+    assert raced == 1 and len(calls) == raced
