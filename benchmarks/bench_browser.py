@@ -24,8 +24,10 @@ Parts (``--parts``; medians over ``--samples`` each, ratios optviz / anchor with
            from the click on the option. Each sample opens a new visitor on a link with its own
            step count, so neither the α grid search nor the race is a cache hit. Goal ≤ 2 × the
            anchor's slider time.
+``maps``   Landscapes, Maps tab: one more start (the "Starts" slider) → the map redrawn, each
+           sample a new visitor with its own step count (no cached map). Goal ≤ 2 s, absolute.
 
-Run: ``python benchmarks/bench_browser.py [--samples 5] [--parts first,slider,play,ops]``.
+Run: ``python benchmarks/bench_browser.py [--samples 5] [--parts first,slider,play,ops,maps]``.
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ OPTIMIZERS_LABEL = "Race"
 NEW_SURFACE = "Booth"  # picked from the default Rosenbrock
 NEW_OPTIMIZER = "Nesterov"  # not in the default race
 PLAY_SECONDS = 15.0
+MAP_LABEL = "Starts"  # Landscapes: one more start per setting, so every map cell is raced again
+MAP_MS = 2000.0  # a map appears this soon after its inputs change
 
 # Installed before the page's scripts. plotly.js gives every graph div its event emitter by
 # assigning ``gd.emit``; a setter on the prototype catches that assignment and wraps the emitter,
@@ -381,13 +385,15 @@ def play_part(browser: Any, servers: Servers) -> None:
     )
 
 
-def op_times(browser: Any, url: str, act_of: Callable, what: str, samples: int) -> list[float]:
+def op_times(
+    browser: Any, url: str, act_of: Callable, what: str, samples: int, page_path: str = "/?"
+) -> list[float]:
     times = []
     for i in range(samples):
         # Each visitor its own step count: a new race and a new α grid search for the change.
         context, page = new_page(browser)
         try:
-            page.goto(f"{url}/?steps={310 + 10 * i}")
+            page.goto(f"{url}{page_path}steps={310 + 10 * i}")
             settle(page, f"optviz on opening ({what})")
             times.append(redraw_ms(page, act_of(page), what))
         finally:
@@ -416,13 +422,36 @@ def ops_part(browser: Any, servers: Servers, samples: int, results: dict) -> Non
         compare(f"{name} (vs the anchor's slider)", times, anchor, 2.0)
 
 
+def maps_part(browser: Any, servers: Servers, samples: int) -> None:
+    name = f"Landscapes map redrawn after an input changes ({MAP_LABEL} +1)"
+    try:
+        times = op_times(
+            browser,
+            servers.optviz.url,
+            lambda page: press_slider(page, MAP_LABEL),
+            name,
+            samples,
+            page_path="/landscapes?tab=Maps&",
+        )
+    except Unmeasured as error:
+        not_measured(name, error)
+        return
+    median = statistics.median(times)
+    print(
+        f"{name}: {ms(median)} (median of {len(times)}; all: "
+        f"{', '.join(f'{v:.0f}' for v in times)})\n"
+        f"  goal ≤ {ms(MAP_MS)}: {verdict(median <= MAP_MS)}",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=5, help="samples per figure (≥ 1)")
-    parser.add_argument("--parts", default="first,slider,play,ops")
+    parser.add_argument("--parts", default="first,slider,play,ops,maps")
     args = parser.parse_args()
     parts = args.parts.split(",")
-    unknown = set(parts) - {"first", "slider", "play", "ops"}
+    unknown = set(parts) - {"first", "slider", "play", "ops", "maps"}
     if unknown or args.samples < 1:
         parser.error(f"unknown parts {sorted(unknown)} or --samples < 1")
     os.environ.pop("RAY_ADDRESS", None)
@@ -445,6 +474,7 @@ def main() -> None:
                     "slider": lambda: slider_part(browser, servers, args.samples, results),
                     "play": lambda: play_part(browser, servers),
                     "ops": lambda: ops_part(browser, servers, args.samples, results),
+                    "maps": lambda: maps_part(browser, servers, args.samples),
                 }
                 for name, job in jobs.items():
                     if name in parts:
