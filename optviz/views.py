@@ -13,7 +13,7 @@ from collections.abc import Callable
 import plotly.graph_objects as go
 import plotly.io
 
-from optviz import analyses, figures, links, presets
+from optviz import analyses, figures, links, presets, trajectories
 from optviz.cache import byte_lru_cache
 from optviz.surfaces import SURFACES, Surface, parse_surface
 from optviz.trajectories import Trajectories, simulate
@@ -73,3 +73,11 @@ def bias_correction_json(
     surface = load_surface(key, formula).with_noise(sigma)
     result = analyses.bias_correction_race(surface, optimizer, dict(hparams), start)
     return plotly.io.to_json(figures.bias_correction_figure(result), validate=False)
+
+
+def warm_up() -> None:
+    """Record the default surface's gradient: the first recording in a process pays seconds of
+    torch's tracing set-up, which the server's first visitor would otherwise wait for (the
+    recording then serves every shape, see ``trajectories._value_and_grad``)."""
+    surface = SURFACES[links.ExplorerState().surface]
+    trajectories._value_and_grad(surface.fn, (1, 1), surface.time_varying)
