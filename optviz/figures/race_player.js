@@ -7,8 +7,8 @@
 // frame costs a millisecond or two, so every display frame can be a step) and hides Plotly's
 // path and head traces; when it stops, or when the scrubber moves, one `Plotly.animate` of
 // those traces (no contour redraw) shows step t in the figure itself, hover and all. The same
-// code runs in the app (an `st.components.v2` component, see `optviz.ui.race_player`) and in
-// the exported HTML page.
+// code runs in the app (with the race chart in one `st.components.v2` element, see
+// `optviz.ui.race_view` and `charts.js`) and in the exported HTML page.
 //
 // The 3-D view of the same race (`surface_3d_figure`, its `layout.meta.race3d`), when the page
 // shows it, follows along: see `optvizRace3d` below.
@@ -265,16 +265,6 @@ function optvizRacePlayer(parent, findChart) {
     show(at);
     if (at !== steps) draw(at);
   };
-}
-
-// Plotly's graph div holding the race `raceId` (its figure's layout.meta.race.id), if drawn.
-function optvizRaceChart(raceId) {
-  for (const gd of document.querySelectorAll(".js-plotly-plot")) {
-    if (gd.layout && gd.layout.meta && gd.layout.meta.race && gd.layout.meta.race.id === raceId) {
-      return gd;
-    }
-  }
-  return null;
 }
 
 // The 3-D view in step with the player: each chart whose figure is `surface_3d_figure`'s for
