@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from optviz.optim import OPTIMIZERS
+from optviz.schedules import Schedule
 from optviz.surfaces import Surface
 from optviz.trajectories import simulate
 
@@ -50,8 +51,11 @@ def tune_learning_rates(
     *,
     hparams: Mapping[str, Mapping[str, Any]] | None = None,
     seed: int = 0,
+    schedule: Schedule | None = None,
 ) -> dict[str, float]:
-    """A tuned α on ``surface`` for each optimizer in ``keys``, other hyperparameters fixed.
+    """A tuned α on ``surface`` for each optimizer in ``keys``, other hyperparameters fixed and
+    every run on the learning-rate ``schedule`` (None: constant), so α is tuned for the race the
+    person will see.
 
     Every α of the optimizer's slider grid runs from the starts of ``tuning_starts``:
 
@@ -77,7 +81,9 @@ def tune_learning_rates(
         (key, {**(hparams or {}).get(key, {}), "lr": np.tile(grid, S)})  # b = s·width + g
         for key, grid in zip(keys, padded, strict=True)
     ]
-    result = simulate(surface, runs, np.repeat(starts, width, axis=0), steps, seed=seed)
+    starts_by_column = np.repeat(starts, width, axis=0)
+    schedules = [schedule] * len(runs)
+    result = simulate(surface, runs, starts_by_column, steps, seed=seed, schedules=schedules)
     K, T = len(keys), steps + 1
     losses = result.losses.reshape(K, S, width, T)
     paths = result.paths.reshape(K, S, width, T, 2)

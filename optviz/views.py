@@ -1,5 +1,6 @@
 """What the app's pages compute, cached for every session and every rerun: parsed surfaces, the
-explorer's races, its tuned α and its figures as JSON.
+explorer's races, its tuned α and its figures as JSON, Landscapes' computations and the
+Experiments page's races.
 
 These live in a module, not in a page: Streamlit executes a page's script anew on every rerun, so
 a cache defined in the page would be a new, empty one each time. Each cache is bounded by the
@@ -13,8 +14,8 @@ from collections.abc import Callable
 import plotly.graph_objects as go
 import plotly.io
 
-from optviz import analyses, figures, links, presets, trajectories
-from optviz.cache import byte_lru_cache
+from optviz import analyses, experiments, figures, landscapes, links, presets, trajectories
+from optviz.cache import array_bytes, byte_lru_cache
 from optviz.surfaces import SURFACES, Surface, parse_surface
 from optviz.trajectories import Trajectories, simulate
 
@@ -23,6 +24,10 @@ SURFACE_BYTES = 16 * 1024  # a parsed formula's closures, counted generously
 # optimizers × 300 steps, ≈ 1.4 MB for 8 × 2000).
 RACE_BYTES = 96 * 1024**2
 FIGURE_BYTES = 48 * 1024**2  # figures as JSON: a race's ≈ 90 kB for 4 optimizers × 300 steps
+# Landscapes keep a few numbers a cell (a 64 × 64 map's outcomes: ≈ 0.1 MB); an Experiments race
+# keeps its Trajectories (the 10⁵-step online race: ≈ 10 MB once its views are derived).
+LANDSCAPE_BYTES = 32 * 1024**2
+EXPERIMENT_BYTES = 64 * 1024**2
 
 
 @byte_lru_cache(max_bytes=64 * SURFACE_BYTES, nbytes=lambda surface: SURFACE_BYTES)
@@ -52,9 +57,19 @@ def race(
 
 
 @byte_lru_cache(max_bytes=256 * 1024, nbytes=lambda rates: 1024)  # ≤ 16 floats each
-def tuned_rates(key: str, formula: str, sigma: float, keys: tuple, start: tuple, steps: int):
+def tuned_rates(
+    key: str,
+    formula: str,
+    sigma: float,
+    keys: tuple,
+    start: tuple,
+    steps: int,
+    schedule: tuple = ("constant", ()),
+):
+    """``presets.tune_learning_rates`` for the explorer; ``schedule`` as in ``race``."""
     surface = load_surface(key, formula).with_noise(sigma)
-    return presets.tune_learning_rates(surface, keys, start, steps)
+    schedule_ = (schedule[0], dict(schedule[1]))
+    return presets.tune_learning_rates(surface, keys, start, steps, schedule=schedule_)
 
 
 @byte_lru_cache(max_bytes=FIGURE_BYTES, nbytes=len)
@@ -73,6 +88,41 @@ def bias_correction_json(
     surface = load_surface(key, formula).with_noise(sigma)
     result = analyses.bias_correction_race(surface, optimizer, dict(hparams), start)
     return plotly.io.to_json(figures.bias_correction_figure(result), validate=False)
+
+
+def freeze(values: object) -> object:
+    """Nested hyperparameter mappings as sorted tuples of pairs: a cache key."""
+    if isinstance(values, dict):
+        return tuple(sorted((k, freeze(v)) for k, v in values.items()))
+    return values
+
+
+def thaw(values: object) -> object:
+    """``freeze`` undone (hyperparameter values are numbers and booleans, never tuples)."""
+    return {k: thaw(v) for k, v in values} if isinstance(values, tuple) else values
+
+
+LANDSCAPES = {
+    "sensitivity": landscapes.alpha_sensitivity,
+    "map": landscapes.hyper_map,
+    "basins": landscapes.basins,
+    "tune": landscapes.tune_all,
+}
+
+
+@byte_lru_cache(max_bytes=LANDSCAPE_BYTES, nbytes=array_bytes)
+def landscape(what: str, where: tuple, *args: object, hparams: tuple, **options: object):
+    """``landscapes.<what>(surface, *args, hparams=…, **options)`` on the surface ``where`` =
+    (surface key, formula, σ); ``hparams`` frozen (``freeze``)."""
+    surface = load_surface(*where[:2]).with_noise(where[2])
+    return LANDSCAPES[what](surface, *args, hparams=thaw(hparams), **options)
+
+
+# Each experiment's race, computed once per server and setting (10⁵ online steps take seconds).
+online_race = byte_lru_cache(EXPERIMENT_BYTES, array_bytes)(experiments.online_race)
+weight_decay_race = byte_lru_cache(EXPERIMENT_BYTES, array_bytes)(experiments.weight_decay_race)
+rotation_race = byte_lru_cache(EXPERIMENT_BYTES, array_bytes)(experiments.rotation_race)
+rotation_gaps = byte_lru_cache(64 * 1024, lambda gaps: 1024)(experiments.rotation_gaps)
 
 
 def warm_up() -> None:

@@ -11,6 +11,7 @@ from optviz.schedules import SCHEDULES
 from optviz.surfaces import Surface
 from optviz.ui import (
     chart_view,
+    current_schedule,
     hyperparameter_inputs,
     linked_surface,
     plain,
@@ -53,8 +54,10 @@ def apply_tuned_preset(only_new: bool = False) -> None:
             return
     start = (state[key("x0")], state[key("y0")])
     sigma = state.get(key("sigma"), surface.noise)
+    schedule_key, params = current_schedule(key_prefix=PREFIX)
+    schedule = (schedule_key, tuple(sorted(params.items())))
     with st.spinner("Tuning α by grid search…"):
-        best = tuned_rates(surface_key, formula, sigma, keys, start, state[key("steps")])
+        best = tuned_rates(surface_key, formula, sigma, keys, start, state[key("steps")], schedule)
     for opt_key, lr in best.items():
         set_hyperparameters(OPTIMIZERS[opt_key], {"lr": lr}, key_prefix=PREFIX)
 
