@@ -75,8 +75,10 @@ def tune_learning_rates(
     """
     starts = tuning_starts(surface if isinstance(surface, Surface) else _surface(surface), start)
     grids = [OPTIMIZERS[key].hp("lr").options() for key in keys]
-    S, width = len(starts), max(len(grid) for grid in grids)
-    padded = [grid + [grid[-1]] * (width - len(grid)) for grid in grids]  # one batch size for all
+    # One batch size for all, the widest grid of the registry's: on a noisy surface column b's
+    # noise depends on the batch size, so an optimizer tuned alone sees what it sees in company.
+    S, width = len(starts), max(len(spec.hp("lr").options()) for spec in OPTIMIZERS.values())
+    padded = [grid + [grid[-1]] * (width - len(grid)) for grid in grids]
     runs = [
         (key, {**(hparams or {}).get(key, {}), "lr": np.tile(grid, S)})  # b = s·width + g
         for key, grid in zip(keys, padded, strict=True)

@@ -171,6 +171,44 @@ class Trajectories:
         derived = K * B * (T + 1) * 8 + 2 * K * per_step + states * per_step  # losses, g, Δ, state
         return recorded + derived
 
+    def take(self, runs: Sequence[int]) -> Trajectories:
+        """The race of ``runs`` (indices into ``self.runs``) without the others: what
+        ``simulate`` returns for them alone, bit for bit, since runs never interact (each has
+        its own optimizer and position; the gradient noise depends on the step only)."""
+        index = list(runs)
+        return Trajectories(
+            surface=self.surface,
+            runs=tuple(self.runs[k] for k in index),
+            paths=self.paths[index],
+            diverged_at=self.diverged_at[index],
+            noise=self.noise,
+            schedules=tuple(self.schedules[k] for k in index) if self.schedules else (),
+            box=self.box,
+        )
+
+    @staticmethod
+    def join(parts: Sequence[Trajectories]) -> Trajectories:
+        """Races of the same surface, starts, steps, noise and box as one race, their runs in
+        order: ``take``'s inverse."""
+        first = parts[0]
+        for part in parts[1:]:
+            same_noise = (part.noise is None) == (first.noise is None) and (
+                part.noise is None or np.array_equal(part.noise, first.noise)
+            )
+            if part.paths.shape[1:] != first.paths.shape[1:] or part.box != first.box:
+                raise ValueError("only races of the same starts, steps and box join")
+            if not same_noise or part.surface != first.surface:
+                raise ValueError("only races on the same surface with the same noise join")
+        return Trajectories(
+            surface=first.surface,
+            runs=tuple(run for part in parts for run in part.runs),
+            paths=np.concatenate([part.paths for part in parts]),
+            diverged_at=np.concatenate([part.diverged_at for part in parts]),
+            noise=first.noise,
+            schedules=tuple(s for part in parts for s in part.schedules),
+            box=first.box,
+        )
+
     def hyperparameters(self, k: int) -> dict[str, Any]:
         """Run k's hyperparameters with the registry defaults filled in."""
         key, hparams = self.runs[k]
