@@ -111,6 +111,18 @@ def apply_formula() -> None:
     apply_tuned_preset()
 
 
+def start_at(point: tuple[float, float]) -> None:
+    """A click on the race: it starts there (the α chosen stay, as for a typed start)."""
+    state = st.session_state
+    surface = load_surface(state[key("surface")], state[key("good_formula")])
+    x_min, x_max, y_min, y_max = surface.bounds
+    clicked = (  # to the three decimals the start inputs show, inside the window
+        min(max(round(point[0], 3), x_min), x_max),
+        min(max(round(point[1], 3), y_min), y_max),
+    )
+    state[key("x0")], state[key("y0")] = finite_start(surface, clicked)
+
+
 def load_link() -> None:
     """First run of a session: the URL's configuration (or the defaults) into the widgets."""
     link, warnings = links.from_query(st.query_params.to_dict())
@@ -227,6 +239,7 @@ with race_column:
         figure_json(figures.race_spec, race_args, side_by_side=side_by_side),
         result,
         key=key("race"),
+        on_start=start_at,
     )
 with about_column:
     st.subheader(plain(surface.label))  # a custom formula's label is the formula as typed
@@ -234,7 +247,8 @@ with about_column:
     st.caption(surface.teaches)
     st.caption(f"Learning-rate schedule: {SCHEDULES[schedule[0]].describe(schedule[1])}.")
     st.markdown(
-        "Press **▶ Play** under the plot to watch the optimizers race from the same start. "
+        "Press **▶ Play** under the plot to watch the optimizers race from the same start; "
+        "click the plot to start them somewhere else. "
         "Each is the from-scratch `torch.optim` class that also trains MNIST on the next page; "
         "the panels below open up their internals, from Adam's bias-corrected moments to its "
         "step-size bound (Kingma & Ba, §2.1)."
