@@ -28,7 +28,7 @@ from optviz.training.datasets import (
     load_dataset,
     load_fashion_mnist,
 )
-from training.support import write_mnist_dir
+from training.support import cifar_files, write_cifar_dir, write_mnist_dir
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
@@ -43,31 +43,6 @@ def random_set(key: str, shape: tuple[int, ...], n_train: int, n_test: int, seed
         source="random",
         key=key,
     )
-
-
-def cifar_records(images: np.ndarray, labels: np.ndarray) -> bytes:
-    """CIFAR-10's binary format: per image one label byte, then 1024 red, green, blue bytes."""
-    pairs = zip(images, labels, strict=True)
-    return b"".join(bytes([label]) + image.tobytes() for image, label in pairs)
-
-
-def cifar_files(seed: int = 0, per_batch: int = 4, n_test: int = 3) -> dict[str, bytes]:
-    """The six binary batch files' contents: ``per_batch`` images in each training batch."""
-    rng = np.random.default_rng(seed)
-    out = {}
-    for name in CIFAR10_FILES:
-        n = n_test if name == "test_batch.bin" else per_batch
-        images = rng.integers(0, 256, (n, 3, 32, 32), dtype=np.uint8)
-        out[name] = cifar_records(images, rng.integers(0, 10, n))
-    return out
-
-
-def write_cifar_dir(data_dir: Path, files: dict[str, bytes]) -> Path:
-    folder = data_dir / CIFAR10_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, payload in files.items():
-        (folder / name).write_bytes(payload)
-    return data_dir
 
 
 def cifar_archive(path: Path, files: dict[str, bytes], extra: list[tarfile.TarInfo] = ()) -> Path:
