@@ -76,6 +76,15 @@ class TrainConfig:
             out["dataset"] = (
                 f"Unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}."
             )
+        elif self.model in MODELS and DATASETS[self.dataset].models is not None:
+            allowed = DATASETS[self.dataset].models or ()
+            if self.model not in allowed:
+                out["model"] = (
+                    f"{MODELS[self.model].label} does not apply to "
+                    f"{DATASETS[self.dataset].label}; choose "
+                    + " or ".join(MODELS[key].label for key in allowed)
+                    + "."
+                )
         if self.optimizer not in OPTIMIZERS:
             out["optimizer"] = f"Unknown optimizer {self.optimizer!r}."
         else:

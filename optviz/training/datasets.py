@@ -10,6 +10,11 @@
   never read: unpickling a downloaded file can run code. ``download_cifar10`` fetches the archive
   on demand (``python -m optviz.training.datasets cifar10``), checks its checksum and extracts
   only the six data files, refusing any member whose path would leave the target folder.
+* ``imdb``: the Large Movie Review Dataset's ``aclImdb`` tree in the data directory
+  (``{train,test}/{pos,neg}/*.txt``, one review per file) as binary bag-of-words features over
+  the training reviews' 10 000 most frequent words, for logistic regression (Figure 1, right).
+  Features are ``uint8`` "images" ``(N, 1, 10 000)`` of 0 or 255, so ``to_float`` gives 0 or 1;
+  the two sets take about 500 MB as bytes, and a run's float copy 40 kB per review.
 
 ``<data dir>`` is ``OPTVIZ_DATA_DIR`` (default ``~/.cache/optviz``). Each loader returns a
 ``Dataset`` or raises ``DataUnavailable`` saying where to put the files. Loaded sets are cached
@@ -21,10 +26,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 import shutil
 import tarfile
 import threading
 import urllib.request
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -278,6 +285,83 @@ def extract_cifar10(archive: Path, data_dir: Path) -> Path:
     return target
 
 
+# --- IMDB movie reviews as a bag of words --------------------------------------------------
+
+IMDB_FOLDER = "aclImdb"  # the Large Movie Review Dataset's tree: {train,test}/{pos,neg}/*.txt
+IMDB_VOCABULARY = 10_000  # the most frequent words of the training reviews (§6.1)
+IMDB_SHUFFLE_SEED = 0  # reviews are interleaved once, so the first N hold both classes
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def review_words(text: str) -> set[str]:
+    """The distinct words of one review: lower case, its ``<br />`` tags dropped."""
+    return set(_WORD.findall(text.lower().replace("<br />", " ")))
+
+
+def _read_reviews(folder: Path) -> tuple[list[set[str]], np.ndarray]:
+    """Every review under ``folder/pos`` (label 1) and ``folder/neg`` (label 0), shuffled once
+    with a fixed seed (the tree lists one class after the other)."""
+    reviews: list[set[str]] = []
+    labels: list[int] = []
+    for label, kind in ((1, "pos"), (0, "neg")):
+        files = sorted((folder / kind).glob("*.txt"))
+        if not files:
+            raise FileNotFoundError(f"no reviews in {folder / kind}")
+        for path in files:
+            reviews.append(review_words(path.read_text(encoding="utf-8", errors="replace")))
+            labels.append(label)
+    order = np.random.default_rng(IMDB_SHUFFLE_SEED).permutation(len(reviews))
+    return [reviews[i] for i in order], np.asarray(labels, dtype=np.int64)[order]
+
+
+def imdb_vocabulary(reviews: list[set[str]], size: int = IMDB_VOCABULARY) -> list[str]:
+    """The ``size`` words in most training reviews (ties: alphabetical), most frequent first."""
+    counts = Counter(word for review in reviews for word in review)
+    return sorted(counts, key=lambda word: (-counts[word], word))[:size]
+
+
+def bag_of_words(reviews: list[set[str]], vocabulary: list[str], size: int) -> np.ndarray:
+    """Binary features as ``uint8`` "images" ``(N, 1, size)``: 255 where a review has the word
+    (so ``to_float`` makes them 1.0), 0 elsewhere; columns past the vocabulary stay 0."""
+    column = {word: i for i, word in enumerate(vocabulary)}
+    out = np.zeros((len(reviews), 1, size), dtype=np.uint8)
+    for row, review in enumerate(reviews):
+        out[row, 0, [column[w] for w in review if w in column]] = 255
+    return out
+
+
+def load_imdb_dir(directory: Path, size: int = IMDB_VOCABULARY) -> Dataset:
+    """``directory`` (an ``aclImdb`` folder) → binary bag-of-words features of its train and test
+    reviews over the training reviews' ``size`` most frequent words; labels 1 = positive."""
+    train_reviews, train_labels = _read_reviews(directory / "train")
+    test_reviews, test_labels = _read_reviews(directory / "test")
+    vocabulary = imdb_vocabulary(train_reviews, size)
+    return Dataset(
+        train_images=bag_of_words(train_reviews, vocabulary, size),
+        train_labels=train_labels,
+        test_images=bag_of_words(test_reviews, vocabulary, size),
+        test_labels=test_labels,
+        source=f"IMDB reviews in {directory} ({len(vocabulary):,}-word bag of words)",
+        key="imdb",
+        classes=2,
+    )
+
+
+def load_imdb(data_dir: Path | None = None) -> Dataset:
+    """IMDB from ``<data dir>/aclImdb``; it is never downloaded from here."""
+    directory = Path(data_dir) if data_dir is not None else default_data_dir()
+    folder = directory / IMDB_FOLDER
+    try:
+        return _cached(("imdb", folder), lambda: load_imdb_dir(folder))
+    except (OSError, ValueError) as error:
+        raise DataUnavailable(
+            f"IMDB reviews not found ({error}). Put the Large Movie Review Dataset's aclImdb "
+            f"folder (train/pos, train/neg, test/pos and test/neg, one review per .txt file) in "
+            f"{directory}, so that {folder / 'train' / 'pos'} holds the positive training "
+            "reviews; OPTVIZ_DATA_DIR sets the folder."
+        ) from error
+
+
 # --- the in-process cache -----------------------------------------------------------------
 
 _cache: dict[tuple, Dataset] = {}
@@ -315,6 +399,8 @@ class DatasetSpec:
     load: Callable[[Path | None], Dataset]  # data directory (None: OPTVIZ_DATA_DIR) → Dataset
     reference: str
     description: str
+    # The models that make sense on it (None: every model); a bag of words is no image.
+    models: tuple[str, ...] | None = None
 
     @property
     def features(self) -> int:
@@ -360,6 +446,18 @@ DATASETS: dict[str, DatasetSpec] = {
             load_cifar10,
             "Kingma & Ba 2015, §6.3 and Figure 3",
             "Colour 32×32 pictures of ten kinds of objects: the paper's CNN experiment.",
+        ),
+        DatasetSpec(
+            "imdb",
+            "IMDB reviews (bag of words)",
+            (1, 1, IMDB_VOCABULARY),
+            2,
+            25_000,
+            25_000,
+            load_imdb,
+            "Kingma & Ba 2015, §6.1 and Figure 1 (right)",
+            "Movie reviews as 10 000 binary word features, positive or negative: sparse input.",
+            models=("logreg", "mlp"),
         ),
     )
 }
