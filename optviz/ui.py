@@ -122,29 +122,56 @@ def widget_key(spec: OptimizerSpec, hp: HyperParam, key_prefix: str) -> str:
     return f"{key_prefix}_{spec.key}_{hp.name}"
 
 
+def _kept(widget: str) -> str:
+    """Where a hyperparameter's value lives while its widget is not drawn: Streamlit forgets a
+    widget's state after a run that does not draw it (a closed expander's)."""
+    return f"{widget}_kept"
+
+
+def has_hyperparameters(spec: OptimizerSpec, *, key_prefix: str) -> bool:
+    """Whether this session set the optimizer's hyperparameters yet (a link, a preset, its
+    widgets): an optimizer just added to the race has none."""
+    return _kept(widget_key(spec, spec.hp("lr"), key_prefix)) in st.session_state
+
+
+def forget_hyperparameters(spec: OptimizerSpec, *, key_prefix: str) -> None:
+    """Drop what the session holds of the optimizer's hyperparameters (it left the race: added
+    back, it starts afresh, as Streamlit would have forgotten its widgets)."""
+    for hp in spec.hyperparams:
+        widget = widget_key(spec, hp, key_prefix)
+        st.session_state.pop(widget, None)
+        st.session_state.pop(_kept(widget), None)
+
+
 def set_hyperparameters(spec: OptimizerSpec, values: Mapping[str, Any], *, key_prefix: str) -> None:
     """Put values into the widgets' session state (presets, links); call before the widgets.
     A value off the slider's grid (a cell of a Landscapes map) is kept as it is: its slider
     offers it too (``hyperparameter_inputs``)."""
     for hp in spec.hyperparams:
         if hp.name in values:
-            value = values[hp.name]
-            st.session_state[widget_key(spec, hp, key_prefix)] = (
-                bool(value) if hp.scale == "bool" else float(value)
-            )
+            value = bool(values[hp.name]) if hp.scale == "bool" else float(values[hp.name])
+            widget = widget_key(spec, hp, key_prefix)
+            st.session_state[widget] = st.session_state[_kept(widget)] = value
 
 
-def hyperparameter_inputs(spec: OptimizerSpec, *, key_prefix: str) -> dict[str, float | bool]:
-    """Render one optimizer's hyperparameter widgets and return their values by name."""
+def hyperparameter_inputs(
+    spec: OptimizerSpec, *, key_prefix: str, drawn: bool = True
+) -> dict[str, float | bool]:
+    """Render one optimizer's hyperparameter widgets and return their values by name; with
+    ``drawn=False`` (its expander is closed) return the values they hold, drawing nothing."""
     values: dict[str, float | bool] = {}
     for hp in spec.hyperparams:
         key = widget_key(spec, hp, key_prefix)
+        default = bool(hp.default) if hp.scale == "bool" else float(hp.default)
+        kept = st.session_state.get(_kept(key), default)
+        if not drawn:
+            values[hp.name] = kept
+            continue
+        current = st.session_state.setdefault(key, kept)  # drawn again after a closed spell
         label = hp.widget_label  # plain text: screen readers read a label as it is
         if hp.scale == "bool":
-            st.session_state.setdefault(key, bool(hp.default))
             values[hp.name] = st.toggle(label, key=key, help=hp.help)
         else:
-            current = st.session_state.setdefault(key, float(hp.default))
             values[hp.name] = st.select_slider(
                 label,
                 options=sorted({*hp.options(), current}),
@@ -152,6 +179,7 @@ def hyperparameter_inputs(spec: OptimizerSpec, *, key_prefix: str) -> dict[str, 
                 format_func=format_value,
                 help=hp.help,
             )
+        st.session_state[_kept(key)] = values[hp.name]
     return values
 
 

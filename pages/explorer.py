@@ -12,6 +12,8 @@ from optviz.surfaces import Surface
 from optviz.ui import (
     chart_view,
     current_schedule,
+    forget_hyperparameters,
+    has_hyperparameters,
     hyperparameter_inputs,
     linked_surface,
     plain,
@@ -20,7 +22,6 @@ from optviz.ui import (
     set_hyperparameters,
     set_schedule,
     surface_inputs,
-    widget_key,
 )
 from optviz.views import bias_correction_json, figure_json, load_surface, race, tuned_rates
 
@@ -45,11 +46,7 @@ def apply_tuned_preset(only_new: bool = False) -> None:
     surface = load_surface(surface_key, formula)
     keys = tuple(state[key("optimizers")]) or links.DEFAULT_OPTIMIZERS
     if only_new:
-        keys = tuple(
-            k
-            for k in keys
-            if widget_key(OPTIMIZERS[k], OPTIMIZERS[k].hp("lr"), PREFIX) not in state
-        )
+        keys = tuple(k for k in keys if not has_hyperparameters(OPTIMIZERS[k], key_prefix=PREFIX))
         if not keys:
             return
     start = (state[key("x0")], state[key("y0")])
@@ -60,6 +57,16 @@ def apply_tuned_preset(only_new: bool = False) -> None:
         best = tuned_rates(surface_key, formula, sigma, keys, start, state[key("steps")], schedule)
     for opt_key, lr in best.items():
         set_hyperparameters(OPTIMIZERS[opt_key], {"lr": lr}, key_prefix=PREFIX)
+
+
+def race_changed() -> None:
+    """Optimizers left or joined the race: one that left forgets its settings (back in the
+    race, it is tuned afresh), one that joined gets its tuned α."""
+    chosen = set(st.session_state[key("optimizers")])
+    for opt_key, spec in OPTIMIZERS.items():
+        if opt_key not in chosen:
+            forget_hyperparameters(spec, key_prefix=PREFIX)
+    apply_tuned_preset(only_new=True)
 
 
 def featured(keys: list[str]) -> int:
@@ -171,8 +178,7 @@ with st.sidebar:
         list(OPTIMIZERS),
         key=key("optimizers"),
         format_func=lambda k: OPTIMIZERS[k].label,
-        on_change=apply_tuned_preset,
-        kwargs={"only_new": True},
+        on_change=race_changed,
     )
     col_tune, col_paper = st.columns(2)
     col_tune.button(
@@ -189,8 +195,18 @@ with st.sidebar:
     )
     hparams = {}
     for opt_key in chosen:
-        with st.expander(OPTIMIZERS[opt_key].label, expanded=opt_key == chosen[featured(chosen)]):
-            hparams[opt_key] = hyperparameter_inputs(OPTIMIZERS[opt_key], key_prefix=PREFIX)
+        # Lazy: a closed expander draws no sliders (the page's heaviest widgets); its values
+        # still count, kept in the session (``hyperparameter_inputs``).
+        box = st.expander(
+            OPTIMIZERS[opt_key].label,
+            expanded=opt_key == chosen[featured(chosen)],
+            key=key(f"open_{opt_key}"),
+            on_change="rerun",
+        )
+        with box:
+            hparams[opt_key] = hyperparameter_inputs(
+                OPTIMIZERS[opt_key], key_prefix=PREFIX, drawn=box.open
+            )
     schedule = schedule_inputs(key_prefix=PREFIX)
 
     st.header("View")

@@ -354,3 +354,17 @@ def test_after_the_warm_up_a_first_visit_a_new_optimizer_or_a_surface_switch_tun
     # Elsewhere the warm-up tuned the default race only: a new optimizer there tunes itself.
     at.multiselect(key="explorer_optimizers").set_value([*chosen, "lion"]).run()
     assert tuned == [["lion"]]
+
+
+def test_a_closed_optimizer_draws_no_sliders_yet_its_values_race_and_stay_in_the_link():
+    at = run_page({"opt": "momentum,adam", "momentum.lr": "0.002", "momentum.momentum": "0.5"})
+    assert_healthy(at)
+    drawn = {slider.key for slider in at.select_slider}
+    assert drawn and all(k.startswith("explorer_adam_") for k in drawn)  # Adam's is open
+    for _ in range(2):  # and again on a rerun, when SGD's widgets have long been forgotten
+        assert at.query_params["momentum.lr"] == "0.002"
+        assert at.query_params["momentum.momentum"] == "0.5"
+        race = race_spec(at)
+        paths = [t for t in race["data"] if label(t) == "Momentum" and "lines" in t["mode"]]
+        assert paths and "0.002" in paths[0]["name"]
+        at.run()
