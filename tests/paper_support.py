@@ -10,12 +10,17 @@ from optviz.training.store import RunStore
 from optviz.training.sweeps import SweepPlan, start_sweep
 
 
-def train_sweep_here(store: RunStore, data: Mnist, plan: SweepPlan) -> list[int]:
-    """Start (or resume) ``plan`` and train every run it queued, one after the other."""
+def train_sweep_here(store: RunStore, data: Mnist, plan: SweepPlan, fail: int = 0) -> list[int]:
+    """Start (or resume) ``plan`` and train every run it queued, one after the other; the last
+    ``fail`` of them fail instead, as the run of a killed worker does."""
     opened = start_sweep(store, data, plan)
     configs = dict(zip(plan.config_keys(), (c for _, c in plan.runs), strict=True))
-    for key, run_id in opened.queued.items():
+    queued = list(opened.queued.items())
+    for position, (key, run_id) in enumerate(queued):
         store.mark_running(run_id, device="cpu", node_id="here", node_ip="127.0.0.1", pid=0)
+        if position >= len(queued) - fail:
+            store.finish(run_id, "failed", "the worker process died")
+            continue
         points = []
         result = train(configs[key], data, points.append)
         store.add_metrics(run_id, points)
