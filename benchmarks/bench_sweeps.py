@@ -69,7 +69,7 @@ def on_ray(nodes: int, runs: int, data_dir: Path, work: Path) -> float:
         command = [
             sys.executable, str(ROOT / "tests" / "training" / "sweep_driver.py"),
             "--runs", str(runs), "--nodes", str(nodes), "--train-subset", str(TRAIN_SUBSET),
-            "--epochs", str(EPOCHS),
+            "--epochs", str(EPOCHS), "--warm",
         ]  # fmt: skip
         out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1200)
         if out.returncode:

@@ -342,6 +342,7 @@ class _Live:
     run_id: int
     worker: _Worker
     result: ray.ObjectRef
+    config: TrainConfig
     drain: ray.ObjectRef | None = None
     stopping: bool = False
 
@@ -646,7 +647,7 @@ class Collector:
         if warm:
             self._idle.remove(worker)
         result = worker.actor.run.remote(run_id, config, self._data_ref)
-        self._live[run_id] = _Live(run_id, worker, result)
+        self._live[run_id] = _Live(run_id, worker, result, config)
 
     def _tend_pool(self) -> None:
         """Keep warm workers for the next Start while the page is in use; free them after."""
@@ -704,11 +705,35 @@ class Collector:
                 status, error = "failed", _first_line(failure)
             self._unsaved[live.run_id].final = (status, error)
             del self._live[live.run_id]
+            if reusable and self._hand_over(live.worker):
+                continue
             if reusable and len(self._idle) + len(self._live) < self.settings.max_concurrent_runs:
                 live.worker.idle_since = time.monotonic()
                 self._idle.append(live.worker)
             else:
                 self._kill(live.worker)
+
+    def _hand_over(self, warm: _Worker) -> bool:
+        """Give a warm worker to a live run whose own worker has not started yet, and kill that
+        one; True if a run took it.
+
+        On a cluster with fewer CPUs than ``max_concurrent_runs`` runs ask for, Ray cannot place
+        the new worker while finished runs' warm workers hold the CPUs; kept idle, they held
+        them until ``IDLE_WORKER_TTL_S`` and the waiting runs stayed queued that long. A worker
+        that has not started has run nothing, so nothing is lost.
+        """
+        for other in self._live.values():
+            starting = other.worker.starting
+            if starting is None or other.worker.gpus != warm.gpus or other.stopping:
+                continue
+            if ray.wait([starting], timeout=0)[0]:  # it has started: its run may be training
+                other.worker.starting = None
+                continue
+            self._kill(other.worker)
+            other.worker, other.drain = warm, None
+            other.result = warm.actor.run.remote(other.run_id, other.config, self._data_ref)
+            return True
+        return False
 
     @staticmethod
     def _kill(worker: _Worker) -> None:

@@ -83,15 +83,18 @@ def test_a_sweeps_runs_spread_over_both_nodes(
     two_cpu_nodes: str, small_mnist_dir: Path, tmp_path: Path
 ) -> None:
     db = tmp_path / "runs.db"
-    # One run per node at a time: each run asks for one CPU (the default with RAY_ADDRESS).
-    env = driver_env(two_cpu_nodes, db, small_mnist_dir, OPTVIZ_MAX_CONCURRENT_RUNS="2")
+    # Each run asks for one CPU (the default with RAY_ADDRESS), and the collector's default of
+    # four concurrent runs is more than the two CPUs: two new workers wait for Ray to place them
+    # until a finished run hands its warm worker over (``Collector._hand_over``).
+    env = driver_env(two_cpu_nodes, db, small_mnist_dir)
+    env.pop("OPTVIZ_MAX_CONCURRENT_RUNS", None)
     driver = subprocess.run(
         [sys.executable, str(Path(__file__).with_name("sweep_driver.py")), "--runs", "6"],
         env=env,
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=240,  # far below IDLE_WORKER_TTL_S: idle workers must not hold the CPUs
     )
     assert driver.returncode == 0, driver.stdout + driver.stderr[-3000:]
     report = json.loads(driver.stdout.strip().splitlines()[-1])
