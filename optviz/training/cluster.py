@@ -10,7 +10,8 @@ How a run travels:
    GPUs when the cluster has any — and calls ``run`` with the config and MNIST (put in Ray's
    object store once). A worker costs seconds to start (a process, torch), so opening the page
    starts up to that many in advance, and a worker whose run ended normally is kept for the
-   next run; idle ones are released after ``IDLE_WORKER_TTL_S``.
+   next run (or handed to a live run whose own new worker Ray has not placed yet, on a cluster
+   with fewer CPUs than the runs ask for); idle ones are released after ``IDLE_WORKER_TTL_S``.
 3. The actor trains (``loop.train``) and buffers events in memory: first ``started`` (device,
    node id and IP, PID), then metric points. Every ``POLL_INTERVAL_S`` the collector calls
    ``drain`` on each live actor (never blocking: it waits on the replies with a short timeout)
