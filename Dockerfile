@@ -1,8 +1,8 @@
 # optviz: the Streamlit app, the Ray worker code and offline MNIST in one image (docs/deploy.md).
 #   CPU (default): docker build -t optviz:cpu .
 #   GPU (CUDA):    docker build -t optviz:gpu --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu130 .
-# No apt: the slim base has all the app needs, and Docker's `--init` (compose `init: true`) reaps
-# the processes Ray leaves behind.
+# One apt package, Debian's Fashion-MNIST (the offline stand-in for CIFAR-10); the slim base has
+# the rest, and Docker's `--init` (compose `init: true`) reaps the processes Ray leaves behind.
 FROM python:3.11.14-slim-bookworm
 
 # The wheel index torch comes from. PyTorch's CUDA wheels bring their own CUDA runtime, so one slim
@@ -16,6 +16,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_ROOT_USER_ACTION=ignore
 
 WORKDIR /app
+
+# Fashion-MNIST's IDX files in /usr/share/datasets/fashion-mnist (optviz.training.datasets).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends dataset-fashion-mnist=0.0~git20200523.55506a9-1 \
+    && rm -rf /var/lib/apt/lists/*
 
 # Dependencies first, so code changes reuse these layers. torch comes from TORCH_INDEX_URL alone
 # (no fallback to a multi-GB default build), at the version requirements.txt pins; the next

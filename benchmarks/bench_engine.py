@@ -6,9 +6,9 @@
 2. 4096 starts × every optimizer × 500 steps vs 1 start: goal ≤ 10× the time (vectorized, not a
    Python loop over starts).
 3. A learning-rate schedule on every run (cosine) vs the same race at constant α, one start:
-   goal ≤ 1.10× the time (the factors are precomputed; one op a step sets every α). Printed in
-   wall time and in this process's CPU time, which other processes on a busy machine do not
-   inflate (the race runs on one thread).
+   goal ≤ 1.10× the time (α_t is precomputed and stored in the param group each step, as
+   torch's schedulers do). Printed in wall time and in this process's CPU time, which other
+   processes on a busy machine do not inflate (the race runs on one thread).
 4. Not a goal, shown so the trade stays visible: what reading every derived series afterwards
    (losses, gradients, optimizer state, which the race does not record) costs, against the race.
 5. Not a goal, shown because the engine's design rests on it: what one evaluation of f and ∇f

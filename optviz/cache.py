@@ -8,7 +8,9 @@ to at most ``max_bytes``; a value larger than the whole budget is returned but n
 
 Sizes are measured by a function given to the cache (``nbytes``), once when a value is stored,
 or set again with ``resize`` when a stored value grows. Thread-safe: Streamlit runs every
-session's script on a thread of its own.
+session's script on a thread of its own. ``get_or_compute`` computes a missing value once when
+several threads ask for it together (eight visitors opening the default view, or a visitor
+and the start-up warm-up): the others wait for it, while other keys go on meanwhile.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from __future__ import annotations
 import functools
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -24,6 +27,14 @@ import numpy as np
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 _MISSING = object()
+
+
+@dataclass
+class _Pending:
+    """A computation under way in some thread: the keys it will fill, when it is done."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    values: dict = field(default_factory=dict)
 
 
 class ByteLRU(Generic[K, V]):
@@ -37,6 +48,7 @@ class ByteLRU(Generic[K, V]):
         self._items: OrderedDict[K, tuple[V, int]] = OrderedDict()
         self._total = 0
         self._lock = threading.Lock()
+        self._pending: dict[K, _Pending] = {}
 
     def __len__(self) -> int:
         return len(self._items)
@@ -55,6 +67,46 @@ class ByteLRU(Generic[K, V]):
                 return default
             self._items.move_to_end(key)
             return item[0]  # type: ignore[index]
+
+    def get_or_compute(
+        self, keys: Sequence[K], compute: Callable[[list[K]], Mapping[K, V]]
+    ) -> dict[K, V]:
+        """The values of ``keys``: the stored ones, and the missing ones from one call
+        ``compute(missing)`` (which returns a value for each), stored. A key another thread is
+        computing is waited for, not computed twice; if that computation fails, this thread
+        computes the key itself."""
+        found: dict[K, V] = {}
+        mine: list[K] = []
+        theirs: dict[K, _Pending] = {}
+        with self._lock:
+            for key in keys:
+                item = self._items.get(key)
+                if item is not None:
+                    self._items.move_to_end(key)
+                    found[key] = item[0]
+                elif key in self._pending:
+                    theirs[key] = self._pending[key]
+                elif key not in mine:
+                    mine.append(key)
+            pending = _Pending()
+            self._pending.update(dict.fromkeys(mine, pending))
+        if mine:
+            try:
+                fresh = compute(mine)
+                for key in mine:
+                    found[key] = pending.values[key] = self.put(key, fresh[key])
+            finally:
+                with self._lock:
+                    for key in mine:
+                        del self._pending[key]
+                pending.done.set()
+        for key, other in theirs.items():
+            other.done.wait()
+            if key in other.values:
+                found[key] = other.values[key]
+            else:  # that computation failed: try it here, which raises its error if it must
+                found[key] = self.get_or_compute([key], compute)[key]
+        return {key: found[key] for key in keys}
 
     def put(self, key: K, value: V) -> V:
         """Store ``value`` (replacing any under ``key``) and return it."""
@@ -102,9 +154,8 @@ def byte_lru_cache(
 ) -> Callable[[Callable[..., V]], Callable[..., V]]:
     """``functools.lru_cache`` with a byte budget: results keyed by the (hashable) arguments.
 
-    Two threads asking for the same missing key may both compute it; the second result wins.
-    That costs time, never correctness, and keeps a slow computation from holding a lock that
-    every other key would wait on. The wrapper's ``cache`` attribute is the ``ByteLRU``.
+    Threads asking for the same missing key together compute it once (``get_or_compute``);
+    other keys never wait on it. The wrapper's ``cache`` attribute is the ``ByteLRU``.
     """
 
     def decorate(function: Callable[..., V]) -> Callable[..., V]:
@@ -114,8 +165,8 @@ def byte_lru_cache(
         def cached(*args: Any, **kwargs: Any) -> V:
             key = (args, tuple(sorted(kwargs.items())))
             value = cache.get(key, _MISSING)
-            if value is _MISSING:
-                value = cache.put(key, function(*args, **kwargs))
+            if value is _MISSING:  # computed here, or by a thread already at it
+                value = cache.get_or_compute([key], lambda _: {key: function(*args, **kwargs)})[key]
             return value  # type: ignore[return-value]
 
         cached.cache = cache  # type: ignore[attr-defined]

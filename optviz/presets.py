@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from optviz.optim import OPTIMIZERS
+from optviz.schedules import Schedule
 from optviz.surfaces import Surface
 from optviz.trajectories import simulate
 
@@ -50,8 +51,11 @@ def tune_learning_rates(
     *,
     hparams: Mapping[str, Mapping[str, Any]] | None = None,
     seed: int = 0,
+    schedule: Schedule | None = None,
 ) -> dict[str, float]:
-    """A tuned α on ``surface`` for each optimizer in ``keys``, other hyperparameters fixed.
+    """A tuned α on ``surface`` for each optimizer in ``keys``, other hyperparameters fixed and
+    every run on the learning-rate ``schedule`` (None: constant), so α is tuned for the race the
+    person will see.
 
     Every α of the optimizer's slider grid runs from the starts of ``tuning_starts``:
 
@@ -71,13 +75,17 @@ def tune_learning_rates(
     """
     starts = tuning_starts(surface if isinstance(surface, Surface) else _surface(surface), start)
     grids = [OPTIMIZERS[key].hp("lr").options() for key in keys]
-    S, width = len(starts), max(len(grid) for grid in grids)
-    padded = [grid + [grid[-1]] * (width - len(grid)) for grid in grids]  # one batch size for all
+    # One batch size for all, the widest grid of the registry's: on a noisy surface column b's
+    # noise depends on the batch size, so an optimizer tuned alone sees what it sees in company.
+    S, width = len(starts), max(len(spec.hp("lr").options()) for spec in OPTIMIZERS.values())
+    padded = [grid + [grid[-1]] * (width - len(grid)) for grid in grids]
     runs = [
         (key, {**(hparams or {}).get(key, {}), "lr": np.tile(grid, S)})  # b = s·width + g
         for key, grid in zip(keys, padded, strict=True)
     ]
-    result = simulate(surface, runs, np.repeat(starts, width, axis=0), steps, seed=seed)
+    starts_by_column = np.repeat(starts, width, axis=0)
+    schedules = [schedule] * len(runs)
+    result = simulate(surface, runs, starts_by_column, steps, seed=seed, schedules=schedules)
     K, T = len(keys), steps + 1
     losses = result.losses.reshape(K, S, width, T)
     paths = result.paths.reshape(K, S, width, T, 2)

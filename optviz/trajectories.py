@@ -171,6 +171,44 @@ class Trajectories:
         derived = K * B * (T + 1) * 8 + 2 * K * per_step + states * per_step  # losses, g, Δ, state
         return recorded + derived
 
+    def take(self, runs: Sequence[int]) -> Trajectories:
+        """The race of ``runs`` (indices into ``self.runs``) without the others: what
+        ``simulate`` returns for them alone, bit for bit, since runs never interact (each has
+        its own optimizer and position; the gradient noise depends on the step only)."""
+        index = list(runs)
+        return Trajectories(
+            surface=self.surface,
+            runs=tuple(self.runs[k] for k in index),
+            paths=self.paths[index],
+            diverged_at=self.diverged_at[index],
+            noise=self.noise,
+            schedules=tuple(self.schedules[k] for k in index) if self.schedules else (),
+            box=self.box,
+        )
+
+    @staticmethod
+    def join(parts: Sequence[Trajectories]) -> Trajectories:
+        """Races of the same surface, starts, steps, noise and box as one race, their runs in
+        order: ``take``'s inverse."""
+        first = parts[0]
+        for part in parts[1:]:
+            same_noise = (part.noise is None) == (first.noise is None) and (
+                part.noise is None or np.array_equal(part.noise, first.noise)
+            )
+            if part.paths.shape[1:] != first.paths.shape[1:] or part.box != first.box:
+                raise ValueError("only races of the same starts, steps and box join")
+            if not same_noise or part.surface != first.surface:
+                raise ValueError("only races on the same surface with the same noise join")
+        return Trajectories(
+            surface=first.surface,
+            runs=tuple(run for part in parts for run in part.runs),
+            paths=np.concatenate([part.paths for part in parts]),
+            diverged_at=np.concatenate([part.diverged_at for part in parts]),
+            noise=first.noise,
+            schedules=tuple(s for part in parts for s in part.schedules),
+            box=first.box,
+        )
+
     def hyperparameters(self, k: int) -> dict[str, Any]:
         """Run k's hyperparameters with the registry defaults filled in."""
         key, hparams = self.runs[k]
@@ -235,8 +273,9 @@ def simulate(
         seed: seeds the gradient noise of noisy surfaces; every run sees the same noise at the
             same step, so the race is fair and repeats exactly.
         schedules: a learning-rate schedule ``(key, parameters)`` of ``SCHEDULES`` per run
-            (None: constant α). Step t's α is the run's α · s(t); the factors of all steps are
-            computed before the loop, which then sets every scheduled α with one op a step.
+            (None: constant α). Step t's α is the run's α · s(t); the α_t of all steps are
+            computed before the loop, which stores each in the run's param group (a swept α:
+            one op a step for all its columns).
         box: ``(x_min, x_max, y_min, y_max)``: after every step each position is projected onto
             this box (clamped coordinate-wise, the Euclidean projection, and for a box also the
             projection in any diagonal metric such as an adaptive method's √v̂).
@@ -297,29 +336,40 @@ def _stepper(
     """``step(t)`` (t from 0): every optimizer's update t + 1 with its scheduled α, then the
     projection onto ``box``.
 
-    A run with a schedule gets a tensor α, the view ``now[s]`` of one ``(S, 1, B)`` buffer of the
-    S scheduled runs (optimizers take tensor hyperparameters, as for a sweep); each step fills
-    the whole buffer with one op, base α × the step's factors, precomputed ``(T, S, 1, 1)``.
+    A scheduled run whose α is a number gets α_t as a number, read from a list computed before
+    the loop and stored in its param group, as torch's learning-rate schedulers do: its update
+    keeps torch.optim's fused ops. A scheduled sweep (a tensor α, one value per column) gets the
+    view ``now[s]`` of one ``(S, 1, B)`` buffer of those S runs, filled each step with one op,
+    base α × the step's factors, precomputed ``(T, S, 1, 1)``.
     """
-    scheduled = [k for k, (key, _) in enumerate(schedules) if key != CONSTANT[0]]
-    base_rates, factors = [], []
-    for k in scheduled:
+    numbers: list[tuple[dict[str, Any], list[float]]] = []  # (param group, α_t for each t)
+    swept, base_rates, factors = [], [], []
+    for k, schedule in enumerate(schedules):
+        if schedule[0] == CONSTANT[0]:
+            continue
         (group,) = optimizers[k][0].param_groups
-        base_rates.append(torch.as_tensor(group["lr"], dtype=torch.float64).expand(1, X.shape[-1]))
-        spec, params = check_schedule(schedules[k])
-        factors.append(torch.from_numpy(spec.factors(steps, params)))
-    if scheduled:
+        spec, params = check_schedule(schedule)
+        table = spec.factors(steps, params)
+        if isinstance(group["lr"], Tensor):
+            swept.append(group)
+            base_rates.append(group["lr"].to(torch.float64).expand(1, X.shape[-1]))
+            factors.append(torch.from_numpy(table))
+        else:
+            numbers.append((group, (group["lr"] * table).tolist()))
+    if swept:
         base = torch.stack(base_rates)  # (S, 1, B)
         table = torch.stack(factors, dim=1)[:, :, None, None]  # (T, S, 1, 1)
         now = base.clone()
-        for s, k in enumerate(scheduled):
-            optimizers[k][0].param_groups[0]["lr"] = now[s]  # (1, B)
+        for s, group in enumerate(swept):
+            group["lr"] = now[s]  # (1, B)
     if box is not None:
         low = torch.tensor(box[::2], dtype=torch.float64).view(1, 2, 1)
         high = torch.tensor(box[1::2], dtype=torch.float64).view(1, 2, 1)
 
     def step(t: int) -> None:
-        if scheduled:
+        for group, rates in numbers:
+            group["lr"] = rates[t]
+        if swept:
             torch.mul(base, table[t], out=now)
         for optimizer, _ in optimizers:
             optimizer.update_all()

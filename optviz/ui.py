@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -214,7 +214,8 @@ def _chart_component(name: str, js: str, build: str) -> Any:
     """A component whose entry point builds its view once per mounted element (``build``, a JS
     expression of ``parentElement``), then hands it each new figure."""
     entry = f"""
-export default function ({{ parentElement, data }}) {{
+export default function ({{ parentElement, data, setTriggerValue }}) {{
+  parentElement.optvizSetTrigger = setTriggerValue;
   parentElement.optvizUpdate ??= {build};
   parentElement.optvizUpdate(optvizChartData(data));
 }}
@@ -249,14 +250,27 @@ def chart_view(figure_json: str, *, key: str) -> None:
     _CHART_VIEW(key=key, data=_chart_data(figure_json))
 
 
-def race_view(figure_json: str, result: Trajectories, *, key: str) -> None:
+def race_view(
+    figure_json: str,
+    result: Trajectories,
+    *,
+    key: str,
+    on_start: Callable[[tuple[float, float]], None] | None = None,
+) -> None:
     """The race chart (``figure_json``: ``figures.race_figure`` of ``result``, as JSON) with
     ▶ Play / ❚❚ Pause, the step scrubber and its readout under it; the animation runs in the
-    browser."""
+    browser. A click on the chart calls ``on_start((x, y))`` with the point clicked, before
+    the rerun it starts (a callback, as a widget's)."""
     data = _chart_data(
         figure_json,
         id=figures.race.race_id(result),
         steps=result.steps,
         seconds=figures.race.play_seconds(result.steps),
     )
-    _RACE_VIEW(key=key, width="content", data=data)
+
+    def clicked() -> None:
+        point = st.session_state[key].get("start")
+        if on_start is not None and isinstance(point, dict):
+            on_start((float(point["x"]), float(point["y"])))
+
+    _RACE_VIEW(key=key, width="content", data=data, on_start_change=clicked)

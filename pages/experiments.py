@@ -1,8 +1,8 @@
 """Experiments: three known results about Adam and its successors, each one click and one URL.
 
-Thin page: ``optviz.experiments`` sets up and races each experiment (cached, shared by every
-session), ``optviz.figures.experiments`` draws it; the choice and its settings live in the URL
-(``links.ExperimentState``).
+Thin page: ``optviz.experiments`` sets up and races each experiment (cached in ``optviz.views``,
+shared by every session), ``optviz.figures.experiments`` draws it; the choice and its settings
+live in the URL (``links.ExperimentState``).
 """
 
 import dataclasses
@@ -13,6 +13,7 @@ from optviz import experiments, links
 from optviz.figures import race_figure
 from optviz.figures.experiments import fixed_points_figure, online_figure
 from optviz.optim import OPTIMIZERS
+from optviz.views import online_race, rotation_gaps, rotation_race, weight_decay_race
 
 PREFIX = "experiments"
 TITLES = {
@@ -20,13 +21,6 @@ TITLES = {
     "decay": "Adam + L2 vs AdamW",
     "rotation": "Rotation",
 }
-# Each experiment's race, computed once per server and setting (10⁵ online steps take seconds).
-online_race = st.cache_resource(max_entries=6, show_spinner=False)(experiments.online_race)
-weight_decay_race = st.cache_resource(max_entries=1, show_spinner=False)(
-    experiments.weight_decay_race
-)
-rotation_race = st.cache_resource(max_entries=40, show_spinner=False)(experiments.rotation_race)
-rotation_gaps = st.cache_resource(max_entries=40, show_spinner=False)(experiments.rotation_gaps)
 
 
 def key(name: str) -> str:

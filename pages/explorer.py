@@ -11,6 +11,7 @@ from optviz.schedules import SCHEDULES
 from optviz.surfaces import Surface
 from optviz.ui import (
     chart_view,
+    current_schedule,
     hyperparameter_inputs,
     linked_surface,
     plain,
@@ -53,8 +54,10 @@ def apply_tuned_preset(only_new: bool = False) -> None:
             return
     start = (state[key("x0")], state[key("y0")])
     sigma = state.get(key("sigma"), surface.noise)
+    schedule_key, params = current_schedule(key_prefix=PREFIX)
+    schedule = (schedule_key, tuple(sorted(params.items())))
     with st.spinner("Tuning α by grid search…"):
-        best = tuned_rates(surface_key, formula, sigma, keys, start, state[key("steps")])
+        best = tuned_rates(surface_key, formula, sigma, keys, start, state[key("steps")], schedule)
     for opt_key, lr in best.items():
         set_hyperparameters(OPTIMIZERS[opt_key], {"lr": lr}, key_prefix=PREFIX)
 
@@ -106,6 +109,18 @@ def apply_formula() -> None:
     state[key("good_formula")] = state[key("formula")]
     state[key("x0")], state[key("y0")] = finite_start(surface, (state[key("x0")], state[key("y0")]))
     apply_tuned_preset()
+
+
+def start_at(point: tuple[float, float]) -> None:
+    """A click on the race: it starts there (the α chosen stay, as for a typed start)."""
+    state = st.session_state
+    surface = load_surface(state[key("surface")], state[key("good_formula")])
+    x_min, x_max, y_min, y_max = surface.bounds
+    clicked = (  # to the three decimals the start inputs show, inside the window
+        min(max(round(point[0], 3), x_min), x_max),
+        min(max(round(point[1], 3), y_min), y_max),
+    )
+    state[key("x0")], state[key("y0")] = finite_start(surface, clicked)
 
 
 def load_link() -> None:
@@ -224,6 +239,7 @@ with race_column:
         figure_json(figures.race_spec, race_args, side_by_side=side_by_side),
         result,
         key=key("race"),
+        on_start=start_at,
     )
 with about_column:
     st.subheader(plain(surface.label))  # a custom formula's label is the formula as typed
@@ -231,7 +247,8 @@ with about_column:
     st.caption(surface.teaches)
     st.caption(f"Learning-rate schedule: {SCHEDULES[schedule[0]].describe(schedule[1])}.")
     st.markdown(
-        "Press **▶ Play** under the plot to watch the optimizers race from the same start. "
+        "Press **▶ Play** under the plot to watch the optimizers race from the same start; "
+        "click the plot to start them somewhere else. "
         "Each is the from-scratch `torch.optim` class that also trains MNIST on the next page; "
         "the panels below open up their internals, from Adam's bias-corrected moments to its "
         "step-size bound (Kingma & Ba, §2.1)."

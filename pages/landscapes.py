@@ -5,7 +5,6 @@ import streamlit as st
 from optviz import landscapes, links, presets
 from optviz.figures import landscapes as figures
 from optviz.optim import OPTIMIZERS
-from optviz.surfaces import Surface
 from optviz.ui import (
     hyperparameter_inputs,
     linked_surface,
@@ -13,7 +12,7 @@ from optviz.ui import (
     surface_inputs,
     widget_key,
 )
-from optviz.views import load_surface
+from optviz.views import freeze, landscape, load_surface, tuned_rates
 
 PREFIX = "landscapes"  # namespace of this page's session-state keys
 TOLERANCES = [10.0**d for d in range(-8, 1)]
@@ -22,45 +21,6 @@ MAPS = [(key, pair) for key, spec in OPTIMIZERS.items() for pair in spec.maps]
 
 def key(name: str) -> str:
     return f"{PREFIX}_{name}"
-
-
-# --- cached computation (shared by every session; inputs are plain values) --------------------
-
-
-def on(where: tuple) -> Surface:
-    """The surface of ``where`` = (surface key, formula, σ)."""
-    return load_surface(*where[:2]).with_noise(where[2])
-
-
-def freeze(values: object) -> object:
-    """Nested hyperparameter mappings as sorted tuples of pairs: a cache key."""
-    if isinstance(values, dict):
-        return tuple(sorted((k, freeze(v)) for k, v in values.items()))
-    return values
-
-
-def thaw(values: object) -> object:
-    """``freeze`` undone (hyperparameter values are numbers and booleans, never tuples)."""
-    return {k: thaw(v) for k, v in values} if isinstance(values, tuple) else values
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def tuned_rates(where: tuple, keys: tuple, start: tuple, steps: int) -> dict[str, float]:
-    return presets.tune_learning_rates(on(where), keys, start, steps)
-
-
-COMPUTATIONS = {
-    "sensitivity": landscapes.alpha_sensitivity,
-    "map": landscapes.hyper_map,
-    "basins": landscapes.basins,
-    "tune": landscapes.tune_all,
-}
-
-
-@st.cache_data(max_entries=32, show_spinner=False)  # results are small: a few numbers a cell
-def compute(what: str, where: tuple, *args: object, hparams: tuple, **options: object):
-    """``landscapes.<what>(surface, *args, hparams=…, **options)``, shared by every session."""
-    return COMPUTATIONS[what](on(where), *args, hparams=thaw(hparams), **options)
 
 
 # --- state: from the link on first load, α tuned for a new surface -------------------------
@@ -82,7 +42,7 @@ def tune_alpha(only_new: bool = False) -> None:
     where = (state[key("surface")], state[key("good_formula")], state.get(key("sigma"), 0.0))
     start = (state[key("x0")], state[key("y0")])
     with st.spinner("Tuning α by grid search…"):
-        best = tuned_rates(where, keys, start, state[key("steps")])
+        best = tuned_rates(*where, keys, start, state[key("steps")])
     for opt_key, lr in best.items():
         set_hyperparameters(OPTIMIZERS[opt_key], {"lr": lr}, key_prefix=PREFIX)
 
@@ -249,7 +209,7 @@ def sensitivity_panel() -> None:
         f"{budget()}; its other hyperparameters as in the sidebar."
     )
     with st.spinner("Racing every α…"):
-        result = compute(
+        result = landscape(
             "sensitivity", where, tuple(chosen), start, steps, hparams=frozen, **robustness
         )
     st.plotly_chart(figures.sensitivity_figure(result))
@@ -287,7 +247,7 @@ def maps_panel() -> None:
     )
     try:
         with st.spinner(f"Racing {cells * cells} settings…"):
-            result = compute(
+            result = landscape(
                 "map",
                 where,
                 opt_key,
@@ -337,7 +297,7 @@ def basins_panel() -> None:
     )
     try:
         with st.spinner(f"Racing from {cells * cells} starts…"):
-            result = compute(
+            result = landscape(
                 "basins",
                 where,
                 tuple(chosen),
@@ -367,7 +327,7 @@ def tune_panel() -> None:
     )
     try:
         with st.spinner("Searching every optimizer's grid…"):
-            ranked = compute(
+            ranked = landscape(
                 "tune",
                 where,
                 tuple(chosen),

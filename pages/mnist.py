@@ -344,6 +344,11 @@ def run_table(runs: list[Run], now: float, waiting: str = "waiting for a worker"
     )
 
 
+def has_accuracy(run: Run) -> bool:
+    spec = MODELS.get(run.config.model)
+    return spec is None or spec.has_accuracy
+
+
 X_LABELS = {"iteration": "iterations", "epoch": "epochs", "seconds": "seconds (wall clock)"}
 
 
@@ -384,9 +389,16 @@ def live_view(group_ids: tuple[int, ...]) -> None:
             figures.loss_figure(loss_curves, smoothing=smoothing, x_title=X_LABELS[x]),
             key="mnist_loss",
         )
-        right.plotly_chart(
-            figures.accuracy_figure(accuracy_curves, x_title=X_LABELS[x]), key="mnist_accuracy"
-        )
+        if any(has_accuracy(r) for r in runs):  # a VAE's curve is absent (no accuracy)
+            right.plotly_chart(
+                figures.accuracy_figure(accuracy_curves, x_title=X_LABELS[x]), key="mnist_accuracy"
+            )
+        else:
+            right.info(
+                "These models have no accuracy: a VAE's loss is its negative ELBO per image, in "
+                "nats (lower is better).",
+                icon="ℹ️",
+            )
         run_controls(runs, group_ids, starting)
 
     ticking = bool(starting) or any(r.active for r in runs)

@@ -3,6 +3,8 @@ and a result that grows is counted at its full size."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -72,3 +74,67 @@ def test_a_race_is_counted_with_the_arrays_its_views_derive_later():
     ) + sum(v.nbytes for state in result.state for v in state.values())
     assert counted >= held
     assert counted == pytest.approx(held, rel=0.25)
+
+
+def test_threads_asking_for_the_same_missing_keys_compute_them_once():
+    cache: ByteLRU[str, int] = ByteLRU(1024, lambda value: 8)
+    started, second_started, release = threading.Event(), threading.Event(), threading.Event()
+    calls: list[list[str]] = []
+
+    def compute(keys: list[str]) -> dict[str, int]:
+        calls.append(keys)
+        if keys == ["zzz"]:
+            second_started.set()
+        else:
+            started.set()
+            release.wait(timeout=30)
+        return {key: len(key) for key in keys}
+
+    results = {}
+    first = threading.Thread(
+        target=lambda: results.update(a=cache.get_or_compute(["x", "yy"], compute))
+    )
+    first.start()
+    assert started.wait(timeout=30)
+    # "yy" is under way in the first thread: the second computes only "zzz", then waits.
+    second = threading.Thread(
+        target=lambda: results.update(b=cache.get_or_compute(["yy", "zzz"], compute))
+    )
+    second.start()
+    assert second_started.wait(timeout=30)  # its own key is computed at once
+    release.set()
+    first.join(timeout=30), second.join(timeout=30)
+    assert calls == [["x", "yy"], ["zzz"]]
+    assert results == {"a": {"x": 1, "yy": 2}, "b": {"yy": 2, "zzz": 3}}
+
+
+def test_a_failed_computation_is_tried_again_by_the_thread_that_waited_for_it():
+    cache: ByteLRU[str, int] = ByteLRU(1024, lambda value: 8)
+    entered, release = threading.Event(), threading.Event()
+
+    def failing(keys: list[str]) -> dict[str, int]:
+        entered.set()
+        release.wait(timeout=30)
+        raise RuntimeError("no")
+
+    errors = []
+    first = threading.Thread(
+        target=lambda: _catch(errors, lambda: cache.get_or_compute(["k"], failing))
+    )
+    first.start()
+    assert entered.wait(timeout=30)
+    got = {}
+    second = threading.Thread(
+        target=lambda: got.update(cache.get_or_compute(["k"], lambda keys: {"k": 7}))
+    )
+    second.start()
+    release.set()
+    first.join(timeout=30), second.join(timeout=30)
+    assert [str(e) for e in errors] == ["no"] and got == {"k": 7} and cache.get("k") == 7
+
+
+def _catch(errors: list, call) -> None:
+    try:
+        call()
+    except RuntimeError as error:
+        errors.append(error)

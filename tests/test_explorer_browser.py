@@ -227,6 +227,36 @@ def test_moving_a_slider_changes_the_chart(app_server_process: StreamlitServer, 
     assert_no_app_errors(page, app_server_process)
 
 
+# Where the data point (x, y) lies on the one-panel race, in page pixels (from the plot area and
+# the axes' fixed ranges, as the player draws).
+POINT_ON_RACE = f"""([x, y]) => {{
+  const gd = {RACE_CHART};
+  const r = gd.querySelector('.nsewdrag[data-subplot="xy"]').getBoundingClientRect();
+  const [x0, x1] = gd.layout.xaxis.range;
+  const [y0, y1] = gd.layout.yaxis.range;
+  return [r.left + ((x - x0) / (x1 - x0)) * r.width, r.top + ((y1 - y) / (y1 - y0)) * r.height];
+}}"""
+
+
+@pytest.mark.browser
+def test_a_click_on_the_race_starts_every_optimizer_there(
+    app_server_process: StreamlitServer, page: Any
+) -> None:
+    open_app(page, app_server_process.url)
+    target = (0.5, 1.0)
+    with expect_rerun(page):
+        page.mouse.click(*page.evaluate(POINT_ON_RACE, list(target)))
+    # A pixel is about 0.01 of Rosenbrock's window: the start is where the mouse was, to that.
+    x0 = float(page.get_by_label("Start x₀").input_value())
+    y0 = float(page.get_by_label("Start y₀").input_value())
+    assert abs(x0 - target[0]) < 0.02 and abs(y0 - target[1]) < 0.02, (x0, y0)
+    paths = [t for t in plotly_data(page, 0) if t.get("type") == "scatter" and "lines" in t["mode"]]
+    assert len(paths) >= 3
+    assert all((t["x"][0], t["y"][0]) == pytest.approx((x0, y0)) for t in paths)
+    assert "x0=" in page.url and "y0=" in page.url  # the link follows the view
+    assert_no_app_errors(page, app_server_process)
+
+
 @pytest.mark.browser
 def test_the_exported_page_opens_at_step_0_with_the_same_player(page: Any, tmp_path: Path) -> None:
     result = simulate("rosenbrock", [("adam", {"lr": 0.05}), ("sgd", {"lr": 1e-3})], (-1.5, 2), 40)

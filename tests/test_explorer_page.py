@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import streamlit
 from streamlit.testing.v1 import AppTest
@@ -279,3 +280,77 @@ def test_a_rerun_that_changes_nothing_races_nothing_again(monkeypatch):
     at.run()
     assert_healthy(at)
     assert raced == 1 and len(calls) == raced
+
+
+def test_a_new_optimizer_or_a_slider_move_races_only_the_run_it_changes(monkeypatch):
+    from optviz import views
+    from optviz.optim import OPTIMIZERS
+    from optviz.ui import widget_key
+
+    raced = []
+    real = views.simulate
+    monkeypatch.setattr(
+        views,
+        "simulate",
+        lambda surface, runs, *a, **k: (
+            raced.append([key for key, _ in runs]) or real(surface, runs, *a, **k)
+        ),
+    )
+    at = run_page({"seed": "4243"})  # a race no other test has run
+    chosen = at.multiselect(key="explorer_optimizers").value
+    assert raced == [chosen]
+    raced.clear()
+    at.multiselect(key="explorer_optimizers").set_value([*chosen, "lion"]).run()
+    assert_healthy(at)
+    assert raced == [["lion"]]
+    raced.clear()
+    adam_lr = widget_key(OPTIMIZERS["adam"], OPTIMIZERS["adam"].hp("lr"), "explorer")
+    at.select_slider(key=adam_lr).set_value(0.05).run()
+    assert_healthy(at)
+    assert raced == [["adam"]]
+
+
+def test_a_race_put_together_from_runs_raced_apart_is_the_race_of_them_all_at_once():
+    from optviz import views
+    from optviz.trajectories import simulate
+
+    runs = (("adam", (("lr", 0.1),)), ("momentum", (("lr", 0.002),)), ("rmsprop", ()))
+    schedule = ("step", (("gamma", 0.5), ("step_size", 40)))
+    setting = ("noisy_quadratic", "", 0.5)
+    views.race(*setting, runs[:1], (1.0, -1.5), 120, 7, schedule)
+    views.race(*setting, runs[1:2], (1.0, -1.5), 120, 7, schedule)
+    joined = views.race(*setting, runs, (1.0, -1.5), 120, 7, schedule)  # only rmsprop is new
+    surface = views.load_surface(*setting[:2]).with_noise(0.5)
+    schedules = [("step", {"gamma": 0.5, "step_size": 40})] * 3
+    runs_ = [(k, dict(h)) for k, h in runs]
+    at_once = simulate(surface, runs_, (1.0, -1.5), 120, seed=7, schedules=schedules)
+    np.testing.assert_array_equal(joined.paths, at_once.paths)
+    np.testing.assert_array_equal(joined.diverged_at, at_once.diverged_at)
+    np.testing.assert_array_equal(joined.losses, at_once.losses)
+    for mine, theirs in zip(joined.state, at_once.state, strict=True):
+        for name in theirs:
+            np.testing.assert_array_equal(mine[name], theirs[name])
+    assert joined.runs == at_once.runs and joined.schedules == at_once.schedules
+
+
+def test_after_the_warm_up_a_first_visit_a_new_optimizer_or_a_surface_switch_tunes_nothing(
+    monkeypatch,
+):
+    from optviz import presets, views
+
+    views.warm_up()  # what the app starts beside the server
+    tuned = []
+    real = presets.tune_learning_rates
+    monkeypatch.setattr(
+        presets, "tune_learning_rates", lambda *a, **k: tuned.append(a[1]) or real(*a, **k)
+    )
+    at = run_page()
+    chosen = at.multiselect(key="explorer_optimizers").value
+    at.multiselect(key="explorer_optimizers").set_value([*chosen, "lion"]).run()
+    at.multiselect(key="explorer_optimizers").set_value(chosen).run()
+    at.selectbox(key="explorer_surface").set_value("himmelblau").run()
+    assert_healthy(at)
+    assert tuned == []
+    # Elsewhere the warm-up tuned the default race only: a new optimizer there tunes itself.
+    at.multiselect(key="explorer_optimizers").set_value([*chosen, "lion"]).run()
+    assert tuned == [["lion"]]

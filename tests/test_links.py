@@ -193,7 +193,8 @@ def test_a_bad_mnist_parameter_falls_back_to_its_default_with_a_warning(name, va
 def test_mnist_links_name_the_bad_value():
     _, warnings = mnist_from_query({"model": "resnet", "optimizers": "adam,shampoo"})
     assert warnings == [
-        "Ignored link parameter `model`: unknown model 'resnet'; choose one of logreg, mlp, cnn",
+        "Ignored link parameter `model`: unknown model 'resnet'; "
+        "choose one of logreg, mlp, cnn, cnn-paper, vae",
         "Ignored link parameter `optimizers`: unknown optimizer shampoo",
     ]
 

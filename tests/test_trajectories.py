@@ -14,7 +14,7 @@ from optviz import trajectories
 from optviz.optim import OPTIMIZERS
 from optviz.schedules import SCHEDULES
 from optviz.surfaces import SURFACES, parse_surface
-from optviz.trajectories import MAX_STARTS, MAX_STEPS, simulate
+from optviz.trajectories import MAX_STARTS, MAX_STEPS, Trajectories, simulate
 
 TORCH_TWINS = {
     "sgd": torch.optim.SGD,
@@ -462,3 +462,32 @@ def test_time_varying_loss_and_box_projection_equal_a_plain_loop():
 def test_bad_schedules_and_boxes_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         simulate("rosenbrock", [("sgd", {}), ("adam", {})], (-1.5, 2.0), 10, **kwargs)
+
+
+def test_take_is_the_race_of_those_runs_alone_and_join_undoes_it():
+    runs = [("sgd", {"lr": 0.01}), ("adam", {"lr": 0.05}), ("lion", {"lr": 0.01})]
+    starts = [(1.0, -1.0), (-0.5, 1.5)]
+    race = simulate("noisy_quadratic", runs, starts, 60, seed=3)
+    alone = simulate("noisy_quadratic", runs[1:], starts, 60, seed=3)
+    part = race.take([1, 2])
+    np.testing.assert_array_equal(part.paths, alone.paths)
+    np.testing.assert_array_equal(part.diverged_at, alone.diverged_at)
+    assert part.runs == alone.runs and part.schedules == alone.schedules
+    again = Trajectories.join([race.take([0]), part])
+    np.testing.assert_array_equal(again.paths, race.paths)
+    np.testing.assert_array_equal(again.losses, race.losses)
+    assert again.runs == race.runs
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        lambda: simulate("rosenbrock", [("sgd", {})], (0.0, 0.0), 60),  # another surface
+        lambda: simulate("noisy_quadratic", [("sgd", {})], (1.0, -1.0), 60, seed=4),  # noise
+        lambda: simulate("noisy_quadratic", [("sgd", {})], (1.0, -1.0), 30, seed=3),  # steps
+    ],
+)
+def test_join_refuses_races_that_are_not_one_race(other):
+    race = simulate("noisy_quadratic", [("adam", {})], (1.0, -1.0), 60, seed=3)
+    with pytest.raises(ValueError, match="only races"):
+        Trajectories.join([race, other()])

@@ -182,7 +182,8 @@ function optvizChartData(bytes) {
   return JSON.parse(new TextDecoder().decode(bytes));
 }
 
-// The race chart with its player under it.
+// The race chart with its player under it. A click on a panel sends the app the point under
+// the mouse as the trigger "start" (`parent.optvizSetTrigger`: the element's setTriggerValue).
 function optvizRaceView(parent) {
   const box = document.createElement("div");
   box.className = "optviz-race-chart";
@@ -190,5 +191,34 @@ function optvizRaceView(parent) {
   const load = optvizRacePlayer(parent, (raceId) =>
     box.layout?.meta?.race?.id === raceId ? box : null,
   );
-  return optvizChart(box, (data) => load(data.id, data.steps, data.seconds));
+  let listening = false;
+  return optvizChart(box, (data) => {
+    if (!listening) {
+      listening = true;
+      box.on("plotly_click", (event) => {
+        const point = event.event && optvizPointAt(box, event.event);
+        if (point) parent.optvizSetTrigger?.("start", point);
+      });
+    }
+    load(data.id, data.steps, data.seconds);
+  });
+}
+
+// The data coordinates {x, y} under `mouse` in the panel it is over (from the panel's plot area
+// and its fixed axis ranges, as the player draws), or null outside every panel.
+function optvizPointAt(gd, mouse) {
+  for (const area of gd.querySelectorAll(".nsewdrag[data-subplot]")) {
+    const r = area.getBoundingClientRect();
+    const inside = mouse.clientX >= r.left && mouse.clientX <= r.right
+      && mouse.clientY >= r.top && mouse.clientY <= r.bottom;
+    const axes = area.dataset.subplot.match(/^x(\d*)y(\d*)$/);
+    if (!inside || !axes) continue;
+    const [x0, x1] = gd.layout[`xaxis${axes[1]}`].range;
+    const [y0, y1] = gd.layout[`yaxis${axes[2]}`].range;
+    return {
+      x: x0 + ((mouse.clientX - r.left) / r.width) * (x1 - x0),
+      y: y1 - ((mouse.clientY - r.top) / r.height) * (y1 - y0),
+    };
+  }
+  return null;
 }

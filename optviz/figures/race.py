@@ -60,6 +60,7 @@ COLORBAR = {
     "outlinewidth": 0,
 }  # just right of the plot
 COLORBAR_LABEL = 45  # px of colour bar per label
+GRID = 120  # samples per axis of the one-panel race's surface (its backdrop is finer still)
 HOVER_STRIDE = 2  # the hover layer takes every second sample of the surface's grid
 STEPS_PER_SECOND = 60  # Play's pace: one step a display frame on a 60 Hz screen …
 PLAY_SECONDS = (3.0, 12.0)  # … within these bounds for one full playback
@@ -103,12 +104,12 @@ def window_exit(result: Trajectories, k: int) -> tuple[int, np.ndarray] | None:
     return step, inside + fraction * (beyond - inside)
 
 
-def race_figure(result: Trajectories, *, side_by_side: bool = False, grid: int = 120) -> go.Figure:
+def race_figure(result: Trajectories, *, side_by_side: bool = False, grid: int = GRID) -> go.Figure:
     """``race_spec`` as a plotly figure (validated)."""
     return go.Figure(race_spec(result, side_by_side=side_by_side, grid=grid))
 
 
-def race_spec(result: Trajectories, *, side_by_side: bool = False, grid: int = 120) -> dict:
+def race_spec(result: Trajectories, *, side_by_side: bool = False, grid: int = GRID) -> dict:
     """The optimizers' paths on the surface's contour, ready for the race player: a figure as
     plain JSON-ready data (arrays as plotly's base64 typed arrays), which the app sends as it is
     (validating a figure this size costs more than drawing it; ``race_figure`` validates).

@@ -124,13 +124,18 @@ def _rms(x: Tensor, group: dict[str, Any]) -> float | Tensor:
     if batch is None:
         return x.norm(2).item() / x.numel() ** 0.5
     dims = [i for i in range(x.dim()) if i != batch % x.dim()]
-    return x.norm(2, dim=dims, keepdim=True) / (x.numel() // x.shape[batch]) ** 0.5
+    # linalg's norm itself: torch.norm's Python wrapper calls it after some argument checks.
+    return (
+        torch.linalg.vector_norm(x, dim=dims, keepdim=True) / (x.numel() // x.shape[batch]) ** 0.5
+    )
 
 
 def _larger(a: Hyperparameter, b: float | Tensor, like: Tensor) -> float | Tensor:
     """max(a, b) for numbers, element-wise for tensors (a sweep's or a batch's)."""
-    if isinstance(a, Tensor) or isinstance(b, Tensor):
-        return torch.maximum(
-            torch.as_tensor(a, dtype=like.dtype), torch.as_tensor(b, dtype=like.dtype)
-        )
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        return torch.maximum(a.to(like.dtype), b.to(like.dtype))
+    if isinstance(b, Tensor):  # one op with the number as the bound: no tensor made for it
+        return b.to(like.dtype).clamp(min=a)
+    if isinstance(a, Tensor):
+        return a.to(like.dtype).clamp(min=b)
     return max(a, b)

@@ -7,11 +7,13 @@ How a run travels:
 2. The collector (one daemon thread per app process and store, started by ``get_collector``)
    polls the store. For each queued run, while fewer than ``OPTVIZ_MAX_CONCURRENT_RUNS`` are
    live, it takes a warm ``RunWorker`` actor or creates one — asking for ``OPTVIZ_RUN_GPUS``
-   GPUs when the cluster has any — and calls ``run`` with the config and MNIST (put in Ray's
-   object store once). A worker costs seconds to start (a process, torch), so opening the page
-   starts up to that many in advance, and a worker whose run ended normally is kept for the
-   next run (or handed to a live run whose own new worker Ray has not placed yet, on a cluster
-   with fewer CPUs than the runs ask for); idle ones are released after ``IDLE_WORKER_TTL_S``.
+   GPUs when the cluster has any — and calls ``run`` with the config and its dataset
+   (``config.dataset``; each dataset is put in Ray's object store once, when a run first needs
+   it; a run whose dataset is absent fails with the message saying how to get it). A worker
+   costs seconds to start (a process, torch), so opening the page starts up to that many in
+   advance, and a worker whose run ended normally is kept for the next run (unless another run's
+   new worker is still waiting to start: on a cluster with fewer CPUs than the runs ask for, it
+   may be waiting for that CPU); idle ones are released after ``IDLE_WORKER_TTL_S``.
 3. The actor trains (``loop.train``) and buffers events in memory: first ``started`` (device,
    node id and IP, PID), then metric points. Every ``POLL_INTERVAL_S`` the collector calls
    ``drain`` on each live actor (never blocking: it waits on the replies with a short timeout)
@@ -53,6 +55,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,7 +66,8 @@ import torch
 
 from optviz.optim import OPTIMIZERS
 from optviz.training.config import MAX_ACTIVE_RUNS, TrainConfig, env_number
-from optviz.training.data import DataUnavailable, Mnist, load_mnist
+from optviz.training.data import Dataset, DataUnavailable
+from optviz.training.datasets import load_dataset
 from optviz.training.lifecycle import (
     ORPHAN_REASON,
     claim_session,
@@ -293,7 +297,7 @@ class RunWorker:
         """Answers once ``__init__`` is done: the worker is warm."""
         return {"pid": os.getpid(), "torch_threads": torch.get_num_threads()}
 
-    def run(self, run_id: int, config: TrainConfig, data: Mnist) -> RunResult:
+    def run(self, run_id: int, config: TrainConfig, data: Dataset) -> RunResult:
         with self._lock:
             self._run_id, self._events = run_id, []
             self._stop.clear()
@@ -343,7 +347,6 @@ class _Live:
     run_id: int
     worker: _Worker
     result: ray.ObjectRef
-    config: TrainConfig
     drain: ray.ObjectRef | None = None
     stopping: bool = False
 
@@ -423,7 +426,7 @@ class Collector:
         self._unsaved: dict[int, _Unsaved] = {}  # by run id, in launch order
         self._generation = store.generation  # the store file the runs' rows are in
         self._idle: list[_Worker] = []
-        self._data_ref: ray.ObjectRef | None = None
+        self._data_refs: dict[str, ray.ObjectRef] = {}  # dataset key → its copy in Ray
         self._want_ray = threading.Event()
         self._want_warm = threading.Event()
         self._closing = threading.Event()
@@ -539,7 +542,12 @@ class Collector:
         for row in launch:
             if row.id in records:
                 self._unsaved[row.id] = _Unsaved(records[row.id])
-                self._launch(row.id, row.config)
+                try:
+                    data = self._data_ref(row.config.dataset)
+                except (DataUnavailable, ValueError) as error:
+                    self._unsaved[row.id].final = ("failed", str(error))
+                    continue
+                self._launch(row.id, row.config, data)
         if self._live:
             self._drain_all()
             self._finish_ready()
@@ -595,19 +603,15 @@ class Collector:
         )
 
     def _connect(self, queued: list[Run]) -> bool:
-        """Ray and the data, once; on failure the queued runs fail with the reason."""
+        """Ray, once; on failure the queued runs fail with the reason."""
         try:
             self.state.ray = ensure_ray(self.settings)
             self._tend_pool()  # workers warm up (seconds each) while the data loads
             # Only now, with the workers counted: the page's note goes from "Starting Ray…"
             # straight to "Starting workers…", never through a moment with nothing starting.
             self.state.ray_started = True
-            if self._data_ref is None:
-                self._data_ref = ray.put(load_mnist(self.data_dir))
             self.state.backend_error = None
             return True
-        except DataUnavailable as error:
-            reason = str(error)
         except Exception as error:
             reason = f"could not start Ray: {type(error).__name__}: {error}"
         self.state.backend_error = reason
@@ -615,6 +619,17 @@ class Collector:
         for row in queued:
             self.store.finish(row.id, "failed", reason)
         return False
+
+    def _data_ref(self, key: str) -> ray.ObjectRef:
+        """Dataset ``key`` in Ray's object store, put there on first use and shared by every run
+        of it; ``DataUnavailable`` (kept for the page as ``backend_error``) when it is absent."""
+        if key not in self._data_refs:
+            try:
+                self._data_refs[key] = ray.put(load_dataset(key, self.data_dir))
+            except DataUnavailable as error:
+                self.state.backend_error = str(error)
+                raise
+        return self._data_refs[key]
 
     def _gpus_per_run(self) -> float:
         """GPUs to ask for: only when the cluster has any, else Ray would never schedule it."""
@@ -641,14 +656,14 @@ class Collector:
         self.state.workers = len(workers)
         self.state.workers_ready = sum(w.starting is None for w in workers)
 
-    def _launch(self, run_id: int, config: TrainConfig) -> None:
+    def _launch(self, run_id: int, config: TrainConfig, data: ray.ObjectRef) -> None:
         gpus = self._gpus_per_run()
         warm = [w for w in self._idle if w.gpus == gpus]
         worker = warm[-1] if warm else self._new_worker(gpus)
         if warm:
             self._idle.remove(worker)
-        result = worker.actor.run.remote(run_id, config, self._data_ref)
-        self._live[run_id] = _Live(run_id, worker, result, config)
+        result = worker.actor.run.remote(run_id, config, data)
+        self._live[run_id] = _Live(run_id, worker, result)
 
     def _tend_pool(self) -> None:
         """Keep warm workers for the next Start while the page is in use; free them after."""
@@ -706,34 +721,37 @@ class Collector:
                 status, error = "failed", _first_line(failure)
             self._unsaved[live.run_id].final = (status, error)
             del self._live[live.run_id]
-            if reusable and self._hand_over(live.worker):
-                continue
+            if reusable and self._workers_waiting(live.worker):
+                reusable = False  # free its CPU for them rather than hold it idle
             if reusable and len(self._idle) + len(self._live) < self.settings.max_concurrent_runs:
                 live.worker.idle_since = time.monotonic()
                 self._idle.append(live.worker)
             else:
                 self._kill(live.worker)
 
-    def _hand_over(self, warm: _Worker) -> bool:
-        """Give a warm worker to a live run whose own worker has not started yet, and kill that
-        one; True if a run took it.
+    def _workers_waiting(self, finished: _Worker) -> bool:
+        """Whether a live run's worker has not started yet while this app's workers (the
+        ``finished`` run's included) ask for more CPUs or GPUs than the cluster has.
 
         On a cluster with fewer CPUs than ``max_concurrent_runs`` runs ask for, Ray cannot place
-        the new worker while finished runs' warm workers hold the CPUs; kept idle, they held
-        them until ``IDLE_WORKER_TTL_S`` and the waiting runs stayed queued that long. A worker
-        that has not started has run nothing, so nothing is lost.
+        a new worker while finished runs' warm workers hold the CPUs; kept idle, they held them
+        until ``IDLE_WORKER_TTL_S`` and the waiting runs stayed queued that long. So a finished
+        run's worker is released instead of kept while another run waits for its worker. On a
+        local Ray the runs share its CPUs (``Settings.cpus_per_run``), so this never applies.
         """
-        for other in self._live.values():
-            starting = other.worker.starting
-            if starting is None or other.worker.gpus != warm.gpus or other.stopping:
+        workers = [finished, *self._idle, *(live.worker for live in self._live.values())]
+        resources = ray.cluster_resources()
+        cpus = len(workers) * self.settings.cpus_per_run()
+        gpus = sum(worker.gpus for worker in workers)
+        if cpus <= resources.get("CPU", 0) + 1e-9 and gpus <= resources.get("GPU", 0) + 1e-9:
+            return False  # every worker has what it asked for
+        for live in self._live.values():
+            starting = live.worker.starting
+            if starting is None:
                 continue
-            if ray.wait([starting], timeout=0)[0]:  # it has started: its run may be training
-                other.worker.starting = None
-                continue
-            self._kill(other.worker)
-            other.worker, other.drain = warm, None
-            other.result = warm.actor.run.remote(other.run_id, other.config, self._data_ref)
-            return True
+            if not ray.wait([starting], timeout=0)[0]:
+                return True
+            live.worker.starting = None
         return False
 
     @staticmethod
@@ -796,17 +814,30 @@ def _register_shutdown() -> None:
 
 
 def submit_group(
-    store: RunStore, data: Mnist, configs: list[tuple[str, TrainConfig]], description: str
+    store: RunStore,
+    data: Dataset | Mapping[str, Dataset],
+    configs: list[tuple[str, TrainConfig]],
+    description: str,
 ) -> tuple[int, list[int]]:
-    """Queue one run per ``(label, config)`` as a group; the collector picks them up."""
+    """Queue one run per ``(label, config)`` as a group; the collector picks them up.
+
+    ``data``: the dataset of every run, or the datasets by key when the runs use several; each
+    config is checked against its own dataset's size.
+    """
     if not configs:
         raise ValueError("a group needs at least one run")
-    n_train = len(data.train_labels)
+    by_key = {data.key: data} if isinstance(data, Dataset) else dict(data)
+    runs, sources = [], {}
     for label, config in configs:
+        dataset = by_key.get(config.dataset)
+        if dataset is None:
+            raise ValueError(f"{label}: no {config.dataset!r} data was given to check it against")
+        n_train = len(dataset.train_labels)
         problems = config.problems(n_train)
         if problems:
             raise ValueError(f"{label}: {' '.join(problems.values())}")
-    runs = [NewRun(label, c, c.total_iterations(n_train)) for label, c in configs]
+        runs.append(NewRun(label, config, config.total_iterations(n_train)))
+        sources[dataset.key] = dataset.source
     # The store checks MAX_ACTIVE_RUNS in the transaction that inserts (TooManyActiveRuns is a
     # ValueError, so the page shows it like the problems above).
-    return store.create_group(configs[0][1].model, description, data.source, runs)
+    return store.create_group(configs[0][1].model, description, "; ".join(sources.values()), runs)

@@ -14,6 +14,7 @@ from typing import Any
 
 from optviz.optim import OPTIMIZERS
 from optviz.schedules import SCHEDULES
+from optviz.training.datasets import DATASETS
 from optviz.training.models import MODELS
 
 MAX_EPOCHS = 50  # a CPU MLP epoch on all 60 000 images takes tens of seconds; 50 is a long run
@@ -31,9 +32,10 @@ EARLY_TEST_IMAGES = 1_000
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """One optimizer training one model on MNIST."""
+    """One optimizer training one model on one dataset (MNIST unless said otherwise)."""
 
     model: str = "logreg"  # key of MODELS
+    dataset: str = "mnist"  # key of DATASETS; the model is built for its image shape and classes
     optimizer: str = "adam"  # key of OPTIMIZERS; built with OPTIMIZERS[key].build
     # Flat names as in the registry (lr, beta1, …); missing ones take the registry defaults.
     hyperparams: dict[str, float | bool] = field(default_factory=dict)
@@ -70,6 +72,19 @@ class TrainConfig:
         out: dict[str, str] = {}
         if self.model not in MODELS:
             out["model"] = f"Unknown model {self.model!r}; choose one of {', '.join(MODELS)}."
+        if self.dataset not in DATASETS:
+            out["dataset"] = (
+                f"Unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}."
+            )
+        elif self.model in MODELS and DATASETS[self.dataset].models is not None:
+            allowed = DATASETS[self.dataset].models or ()
+            if self.model not in allowed:
+                out["model"] = (
+                    f"{MODELS[self.model].label} does not apply to "
+                    f"{DATASETS[self.dataset].label}; choose "
+                    + " or ".join(MODELS[key].label for key in allowed)
+                    + "."
+                )
         if self.optimizer not in OPTIMIZERS:
             out["optimizer"] = f"Unknown optimizer {self.optimizer!r}."
         else:

@@ -20,6 +20,7 @@ import gzip
 import hashlib
 import importlib.metadata
 import importlib.util
+import math
 import os
 import pickle
 import threading
@@ -62,39 +63,73 @@ IDX_LABEL_MAGIC = 0x00000801  # unsigned bytes, 1 dimension
 
 
 class DataUnavailable(RuntimeError):
-    """No source could provide MNIST; the message names every source and why it failed."""
+    """No source could provide a dataset; the message names every source tried and why it failed,
+    and says how to get the data."""
 
 
 @dataclass(frozen=True, eq=False)
-class Mnist:
-    """MNIST as raw pixels; ``source`` says where it came from, for the UI."""
+class Dataset:
+    """An image-classification set as raw pixels; ``source`` says where it came from, for the UI.
 
-    train_images: np.ndarray  # (N, 28, 28) uint8
-    train_labels: np.ndarray  # (N,) int64 in 0..9
-    test_images: np.ndarray  # (M, 28, 28) uint8
-    test_labels: np.ndarray  # (M,) int64 in 0..9
+    Images are ``uint8``, either ``(N, H, W)`` (one channel: MNIST, Fashion-MNIST) or
+    ``(N, C, H, W)`` (CIFAR-10's 3 × 32 × 32). ``key`` is the set's key in
+    ``optviz.training.datasets.DATASETS``; ``classes`` bounds the labels.
+    """
+
+    train_images: np.ndarray  # (N, H, W) or (N, C, H, W) uint8
+    train_labels: np.ndarray  # (N,) int64 in 0..classes-1
+    test_images: np.ndarray  # (M, …) uint8, the training images' shape
+    test_labels: np.ndarray  # (M,) int64 in 0..classes-1
     source: str
+    key: str = "mnist"
+    classes: int = 10
 
     def __post_init__(self) -> None:
         for name in ("train", "test"):
             images, labels = getattr(self, f"{name}_images"), getattr(self, f"{name}_labels")
-            if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
-                raise ValueError(f"{name} images must be uint8 (N, 28, 28), got {images.shape}")
+            if images.dtype != np.uint8 or images.ndim not in (3, 4):
+                raise ValueError(
+                    f"{name} images must be uint8 (N, H, W) or (N, C, H, W), "
+                    f"got {images.dtype} {images.shape}"
+                )
             if labels.shape != (len(images),):
                 raise ValueError(f"{len(images)} {name} images but {labels.shape} labels")
-            if len(labels) and (labels.min() < 0 or labels.max() > 9):
-                raise ValueError(f"{name} labels must lie in 0..9")
+            if len(labels) and (labels.min() < 0 or labels.max() >= self.classes):
+                raise ValueError(f"{name} labels must lie in 0..{self.classes - 1}")
+        if self.test_images.shape[1:] != self.train_images.shape[1:]:
+            raise ValueError(
+                f"test images are {self.test_images.shape[1:]}, "
+                f"training images {self.train_images.shape[1:]}"
+            )
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """One image as (channels, height, width): what a model is built for."""
+        dims = self.train_images.shape[1:]
+        return (1, *dims) if len(dims) == 2 else dims  # type: ignore[return-value]
+
+    @property
+    def features(self) -> int:
+        """Values per image after ``to_float``: C · H · W."""
+        return math.prod(self.shape)
 
     @property
     def summary(self) -> str:
         return f"{len(self.train_images):,} training / {len(self.test_images):,} test images"
 
 
+# MNIST was the only set once; every MNIST caller keeps its name (its defaults are MNIST's).
+Mnist = Dataset
+
+
 def to_float(images: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """uint8 pixels ``(N, 28, 28)`` → float32 ``(N, 784)`` in [0, 1]: the one normalisation."""
+    """uint8 pixels ``(N, H, W)`` or ``(N, C, H, W)`` → float32 ``(N, C·H·W)`` in [0, 1]: the one
+    normalisation (MNIST: ``(N, 784)``; CIFAR-10 flattens channel-major, as its files store it).
+    """
     # torch.tensor copies: arrays from Ray's object store are read-only views.
     pixels = torch.tensor(images) if isinstance(images, np.ndarray) else images
-    return pixels.reshape(len(pixels), 28 * 28).to(torch.float32).div_(255.0)
+    features = math.prod(pixels.shape[1:])
+    return pixels.reshape(len(pixels), features).to(torch.float32).div_(255.0)
 
 
 def default_data_dir() -> Path:

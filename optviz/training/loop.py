@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from optviz.optim import OPTIMIZERS
 from optviz.schedules import SCHEDULES
 from optviz.training.config import EARLY_TEST_IMAGES, TrainConfig
-from optviz.training.data import Mnist, to_float
-from optviz.training.models import MODELS
+from optviz.training.data import Dataset, to_float
+from optviz.training.models import MODELS, Task, summed_loss, training_loss
 
 Status = Literal["done", "diverged", "cancelled", "failed"]
 EVAL_CHUNK = 2_000  # test images per forward pass: bounds memory on small GPUs
@@ -37,7 +36,9 @@ WARMUP_ITERATIONS = 10
 class Metric:
     """One point of a curve. ``kind`` "train": mean minibatch loss over the last ``log_every``
     iterations; "test": loss and accuracy on the test images (an early one, before the first regular
-    evaluation, on the first ``EARLY_TEST_IMAGES`` of them)."""
+    evaluation, on the first ``EARLY_TEST_IMAGES`` of them). The loss is the model's task's
+    (``models.training_loss``): cross-entropy, or a VAE's −ELBO per image, which has no accuracy
+    (``accuracy`` None)."""
 
     kind: Literal["train", "test"]
     iteration: int  # optimizer steps taken so far (t in the paper)
@@ -70,18 +71,25 @@ def resolve_device(preference: str) -> tuple[torch.device, str]:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, images: Tensor, labels: Tensor) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy over a whole (test) set, in chunks."""
+def evaluate(
+    model: nn.Module, images: Tensor, labels: Tensor, task: Task = "classify"
+) -> tuple[float, float | None]:
+    """Mean loss and accuracy (None for a task without one) over a whole (test) set, in chunks."""
     model.eval()
     loss_sum = torch.zeros((), device=images.device)
     correct = torch.zeros((), device=images.device, dtype=torch.long)
+    scored = True
     for start in range(0, len(images), EVAL_CHUNK):
-        logits = model(images[start : start + EVAL_CHUNK])  # (chunk, 10)
-        target = labels[start : start + EVAL_CHUNK]
-        loss_sum += F.cross_entropy(logits, target, reduction="sum")
-        correct += (logits.argmax(dim=1) == target).sum()
+        chunk = slice(start, start + EVAL_CHUNK)
+        loss, right = summed_loss(task, model, images[chunk], labels[chunk])
+        loss_sum += loss
+        if right is None:
+            scored = False
+        else:
+            correct += right
     model.train()
-    return loss_sum.item() / len(images), correct.item() / len(images)
+    accuracy = correct.item() / len(images) if scored else None
+    return loss_sum.item() / len(images), accuracy
 
 
 @dataclass
@@ -93,7 +101,7 @@ class _Reached:
 
 def train(
     config: TrainConfig,
-    data: Mnist,
+    data: Dataset,
     on_metric: Callable[[Metric], None],
     *,
     should_stop: Callable[[], bool] = lambda: False,
@@ -107,6 +115,8 @@ def train(
     device_note, reached = "cpu", _Reached()
     try:
         problems = config.problems(len(data.train_labels))
+        if config.dataset != data.key:
+            problems["dataset"] = f"the run is for {config.dataset!r} but was given {data.key!r}."
         if problems:
             raise ValueError(" ".join(problems.values()))
         device, device_note = resolve_device(config.device)
@@ -124,7 +134,7 @@ def train(
 
 def _train(
     config: TrainConfig,
-    data: Mnist,
+    data: Dataset,
     device: torch.device,
     device_note: str,
     on_metric: Callable[[Metric], None],
@@ -134,13 +144,14 @@ def _train(
     torch.manual_seed(config.seed)  # initial weights and dropout masks
     batches = torch.Generator().manual_seed(config.seed)  # batch order, independent of the model
     n = min(config.train_subset, len(data.train_labels))
-    x_train = to_float(data.train_images[:n]).to(device)  # (n, 784)
+    x_train = to_float(data.train_images[:n]).to(device)  # (n, C·H·W): MNIST's (n, 784)
     y_train = torch.as_tensor(data.train_labels[:n].copy()).to(device)  # (n,)
     m = min(config.test_subset, len(data.test_labels))
-    x_test = to_float(data.test_images[:m]).to(device)  # (m, 784)
+    x_test = to_float(data.test_images[:m]).to(device)  # (m, C·H·W)
     y_test = torch.as_tensor(data.test_labels[:m].copy()).to(device)  # (m,)
 
-    model = MODELS[config.model].build(config.dropout).to(device)
+    spec = MODELS[config.model]
+    model = spec.build(config.dropout, data.shape, data.classes).to(device)
     optimizer = OPTIMIZERS[config.optimizer].build(model.parameters(), config.hyperparams)
     scheduler = SCHEDULES[config.schedule].build(optimizer, config.schedule_params)
     per_epoch = config.iterations_per_epoch(n)
@@ -162,7 +173,7 @@ def _train(
 
     def emit_test(quick: bool = False) -> bool:
         images, labels = (x_early, y_early) if quick else (x_test, y_test)
-        loss, accuracy = evaluate(model, images, labels)
+        loss, accuracy = evaluate(model, images, labels, spec.task)
         if not math.isfinite(loss):
             return False
         on_metric(
@@ -192,7 +203,7 @@ def _train(
                 return RunResult("cancelled", device_note, iteration, "cancelled by the user")
             tick = time.perf_counter()
             batch = order[b * config.batch_size : (b + 1) * config.batch_size]  # (B,)
-            loss = F.cross_entropy(model(x_train[batch]), y_train[batch])
+            loss = training_loss(spec.task, model, x_train[batch], y_train[batch])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

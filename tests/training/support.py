@@ -1,4 +1,5 @@
-"""Helpers for the Live MNIST tests: IDX files written byte by byte, run configs, polling."""
+"""Helpers for the Live MNIST tests: IDX and CIFAR-10 binary files written byte by byte, run
+configs, polling."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 from optviz.training.config import TrainConfig
 from optviz.training.data import Mnist
+from optviz.training.datasets import CIFAR10_FILES, CIFAR10_FOLDER
 
 SMALL_TRAIN, SMALL_TEST = 2_000, 500
 
@@ -43,6 +45,31 @@ def write_mnist_dir(directory: Path, data: Mnist, *, gz: bool = True) -> Path:
     write_idx(directory / f"t10k-images-idx3-ubyte{suffix}", data.test_images)
     write_idx(directory / f"t10k-labels-idx1-ubyte{suffix}", data.test_labels)
     return directory
+
+
+def cifar_records(images: np.ndarray, labels: np.ndarray) -> bytes:
+    """CIFAR-10's binary format: per image one label byte, then 1024 red, green, blue bytes."""
+    pairs = zip(images, labels, strict=True)
+    return b"".join(bytes([label]) + image.tobytes() for image, label in pairs)
+
+
+def cifar_files(seed: int = 0, per_batch: int = 4, n_test: int = 3) -> dict[str, bytes]:
+    """The six binary batch files' contents: ``per_batch`` images in each training batch."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name in CIFAR10_FILES:
+        n = n_test if name == "test_batch.bin" else per_batch
+        images = rng.integers(0, 256, (n, 3, 32, 32), dtype=np.uint8)
+        out[name] = cifar_records(images, rng.integers(0, 10, n))
+    return out
+
+
+def write_cifar_dir(data_dir: Path, files: dict[str, bytes]) -> Path:
+    folder = data_dir / CIFAR10_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, payload in files.items():
+        (folder / name).write_bytes(payload)
+    return data_dir
 
 
 def wait_until(predicate: Callable[[], object], timeout: float = 60.0) -> object:

@@ -244,8 +244,8 @@ def test_a_warm_worker_stores_the_first_point_within_3_s_of_start(
 
 def test_the_startup_note_never_lapses_between_ray_and_its_workers(tmp_path, monkeypatch) -> None:
     """The page's note goes from "Starting Ray…" straight to "Starting workers…": the collector
-    says Ray is up only once it has asked for the workers (here Ray and the data are faked: what
-    is under test is the order of the collector's state changes)."""
+    says Ray is up only once it has asked for the workers (here Ray is faked: what is under test
+    is the order of the collector's state changes; data is loaded per run, at launch)."""
     from optviz.training import cluster
 
     collector = Collector(RunStore(tmp_path / "runs.db"))
@@ -257,7 +257,6 @@ def test_the_startup_note_never_lapses_between_ray_and_its_workers(tmp_path, mon
         seen.append(collector.state.progress)
 
     monkeypatch.setattr(cluster, "ensure_ray", lambda settings: "Ray local: faked")
-    monkeypatch.setattr(cluster, "load_mnist", lambda data_dir: None)
     monkeypatch.setattr(cluster.ray, "put", lambda value: "data")
     monkeypatch.setattr(collector, "_tend_pool", tend_pool)
     assert collector._connect([])

@@ -84,8 +84,8 @@ def test_a_sweeps_runs_spread_over_both_nodes(
 ) -> None:
     db = tmp_path / "runs.db"
     # Each run asks for one CPU (the default with RAY_ADDRESS), and the collector's default of
-    # four concurrent runs is more than the two CPUs: two new workers wait for Ray to place them
-    # until a finished run hands its warm worker over (``Collector._hand_over``).
+    # four concurrent runs is more than the two CPUs: two new workers wait for a CPU, which a
+    # finished run's worker gives back (``Collector._workers_waiting``).
     env = driver_env(two_cpu_nodes, db, small_mnist_dir)
     env.pop("OPTVIZ_MAX_CONCURRENT_RUNS", None)
     driver = subprocess.run(

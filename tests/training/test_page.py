@@ -252,3 +252,21 @@ def test_the_schedule_select_goes_into_each_runs_config_and_the_link(db: Path) -
     )
     ended = wait_until(lambda: (now := RunStore(db).runs()) and not now[0].active and now)
     assert ended[0].status == "done"  # type: ignore[index]
+
+
+def test_a_vae_run_draws_its_loss_and_says_it_has_no_accuracy(db: Path) -> None:
+    """The VAE's curve is its −ELBO; no accuracy chart with nothing in it, no 0 % in the table."""
+    app = page({"optimizers": "adam", "epochs": "1", "images": "1000"})
+    app.selectbox(key="mnist_model").set_value("vae").run()
+    app.button(key="mnist_start").click().run()
+    assert not app.exception
+    store = RunStore(db)
+    ended = wait_until(lambda: (now := store.runs()) and not any(r.active for r in now) and now)
+    (run,) = ended  # type: ignore[misc]
+    assert (run.config.model, run.status, run.best_accuracy) == ("vae", "done", None)
+    app.run()
+    assert not app.exception
+    assert len(app.get("plotly_chart")) == 1  # the loss chart alone
+    assert any("negative ELBO" in info.value for info in app.info)
+    table = app.dataframe[0].value
+    assert table["Best accuracy"].isna().all()
