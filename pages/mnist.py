@@ -253,7 +253,7 @@ if st.button(
 
 # --- what is running and what ran (drawn above the settings, in `runs_area`) --------------
 runs_area.subheader("Runs")
-groups = {group.id: group for group in store.groups()}
+groups = {group.id: group for group in store.groups(kind="live")}  # sweeps: Paper lab
 newest = max(groups, default=0)
 if "mnist_groups" not in st.session_state:
     st.session_state["mnist_groups"] = list(groups)[:1]
@@ -284,7 +284,7 @@ def point_cache(path: str) -> PointCache:
 def rerun_for_new_groups() -> None:
     """Another tab's Start makes a new group: this tab reruns to show it (its selection and
     timer live in this session)."""
-    latest = store.groups(limit=1)
+    latest = store.groups(limit=1, kind="live")
     if latest and latest[0].id > st.session_state.get("mnist_newest_group", 0):
         st.rerun()
 

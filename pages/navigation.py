@@ -9,5 +9,6 @@ pages = [
     st.Page("landscapes.py", title="Landscapes", icon=":material/landscape:"),
     st.Page("mnist.py", title="Live MNIST", icon=":material/model_training:"),
     st.Page("experiments.py", title="Experiments", icon=":material/science:"),
+    st.Page("paper_lab.py", title="Paper lab", icon=":material/lab_research:"),
 ]
 st.navigation(pages).run()

@@ -568,7 +568,7 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 # Fixtures that start Ray in the test process or as a cluster of their own.
-RAY_FIXTURES = {"ray_session", "two_node_cluster"}
+RAY_FIXTURES = {"ray_session", "two_node_cluster", "two_cpu_nodes"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

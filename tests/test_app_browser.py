@@ -24,6 +24,7 @@ APP_NAVIGATION = [  # icon name, title
     "landscape Landscapes",
     "model_training Live MNIST",
     "science Experiments",
+    "lab_research Paper lab",
 ]
 
 

@@ -11,8 +11,9 @@ How a run travels:
    (``config.dataset``; each dataset is put in Ray's object store once, when a run first needs
    it; a run whose dataset is absent fails with the message saying how to get it). A worker
    costs seconds to start (a process, torch), so opening the page starts up to that many in
-   advance, and a worker whose run ended normally is kept for the next run; idle ones are
-   released after ``IDLE_WORKER_TTL_S``.
+   advance, and a worker whose run ended normally is kept for the next run (unless another run's
+   new worker is still waiting to start: on a cluster with fewer CPUs than the runs ask for, it
+   may be waiting for that CPU); idle ones are released after ``IDLE_WORKER_TTL_S``.
 3. The actor trains (``loop.train``) and buffers events in memory: first ``started`` (device,
    node id and IP, PID), then metric points. Every ``POLL_INTERVAL_S`` the collector calls
    ``drain`` on each live actor (never blocking: it waits on the replies with a short timeout)
@@ -720,11 +721,38 @@ class Collector:
                 status, error = "failed", _first_line(failure)
             self._unsaved[live.run_id].final = (status, error)
             del self._live[live.run_id]
+            if reusable and self._workers_waiting(live.worker):
+                reusable = False  # free its CPU for them rather than hold it idle
             if reusable and len(self._idle) + len(self._live) < self.settings.max_concurrent_runs:
                 live.worker.idle_since = time.monotonic()
                 self._idle.append(live.worker)
             else:
                 self._kill(live.worker)
+
+    def _workers_waiting(self, finished: _Worker) -> bool:
+        """Whether a live run's worker has not started yet while this app's workers (the
+        ``finished`` run's included) ask for more CPUs or GPUs than the cluster has.
+
+        On a cluster with fewer CPUs than ``max_concurrent_runs`` runs ask for, Ray cannot place
+        a new worker while finished runs' warm workers hold the CPUs; kept idle, they held them
+        until ``IDLE_WORKER_TTL_S`` and the waiting runs stayed queued that long. So a finished
+        run's worker is released instead of kept while another run waits for its worker. On a
+        local Ray the runs share its CPUs (``Settings.cpus_per_run``), so this never applies.
+        """
+        workers = [finished, *self._idle, *(live.worker for live in self._live.values())]
+        resources = ray.cluster_resources()
+        cpus = len(workers) * self.settings.cpus_per_run()
+        gpus = sum(worker.gpus for worker in workers)
+        if cpus <= resources.get("CPU", 0) + 1e-9 and gpus <= resources.get("GPU", 0) + 1e-9:
+            return False  # every worker has what it asked for
+        for live in self._live.values():
+            starting = live.worker.starting
+            if starting is None:
+                continue
+            if not ray.wait([starting], timeout=0)[0]:
+                return True
+            live.worker.starting = None
+        return False
 
     @staticmethod
     def _kill(worker: _Worker) -> None:

@@ -51,6 +51,7 @@ CSV_COLUMNS = (
     "accuracy", "samples_per_s", "elapsed_s",
 )  # fmt: skip
 FINISHED = ("done", "diverged", "failed", "cancelled")
+RETRIED = ("failed", "cancelled")  # a sweep started again queues these afresh (``open_sweep``)
 _METRIC_COLUMNS = (  # named, not *: a column added by a later schema must not break MetricRow
     "run_id, kind, iteration, epoch, loss, accuracy, samples_per_s, elapsed_s, emitted_at, "
     "stored_at"
@@ -108,6 +109,16 @@ MIGRATIONS: list[tuple[str, ...]] = [
         )""",
         "CREATE INDEX IF NOT EXISTS metrics_by_run ON metrics(run_id, kind, iteration)",
     ),
+    (  # 1 → 2: sweeps (``optviz.training.sweeps``). A group is a Live MNIST race ("live") or a
+        # sweep with the key of its experiment, preset and configurations; a run carries the key
+        # of its full configuration, so starting a sweep again finds the runs it already has.
+        # Groups and runs written before keep kind "live" and no keys.
+        "ALTER TABLE groups ADD COLUMN kind TEXT NOT NULL DEFAULT 'live'",
+        "ALTER TABLE groups ADD COLUMN sweep_key TEXT",
+        "CREATE UNIQUE INDEX groups_by_sweep_key ON groups(sweep_key) WHERE sweep_key IS NOT NULL",
+        "ALTER TABLE runs ADD COLUMN config_key TEXT",
+        "CREATE INDEX runs_by_config_key ON runs(group_id, config_key)",
+    ),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)  # the version this code writes
 
@@ -131,6 +142,8 @@ class Group:
     model: str
     description: str
     data_source: str
+    kind: str = "live"  # "live": a Live MNIST race; "sweep": see ``optviz.training.sweeps``
+    sweep_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +167,7 @@ class Run:
     created_at: float
     started_at: float | None
     finished_at: float | None
+    config_key: str | None = None  # set for a sweep's runs (schema 2)
 
     @property
     def active(self) -> bool:
@@ -194,6 +208,17 @@ class NewRun:
     label: str
     config: TrainConfig
     total_iterations: int
+    config_key: str | None = None  # a sweep's runs: ``sweeps.config_key(config)``
+
+
+@dataclass(frozen=True)
+class SweepOpened:
+    """What ``open_sweep`` did: the sweep's group, the runs it kept and the runs it queued."""
+
+    group_id: int
+    created: bool  # a new group (False: the sweep was started before)
+    kept: dict[str, int]  # config key → its run finished with a result, queued or running
+    queued: dict[str, int]  # config key → its new queued run (missing, failed or cancelled before)
 
 
 class RunStore:
@@ -285,18 +310,17 @@ class RunStore:
         *,
         max_active: int = MAX_ACTIVE_RUNS,
     ) -> tuple[int, list[int]]:
-        """Queue ``runs`` as one group; return the group's id and the runs' ids.
+        """Queue ``runs`` as one Live MNIST group; return the group's id and the runs' ids.
 
         Raises ``TooManyActiveRuns`` (and writes nothing) when that would put more than
-        ``max_active`` runs in the queue or running, counting every tab's runs.
+        ``max_active`` runs of Live MNIST groups in the queue or running, counting every tab's
+        runs (sweeps have a bound of their own: ``open_sweep``).
         """
         now = time.time()
         # IMMEDIATE: the count and the inserts hold the write lock together, so two tabs pressing
         # Start at once are counted one after the other and cannot both slip under the cap.
         with self._transaction("BEGIN IMMEDIATE") as db:
-            (active,) = db.execute(
-                "SELECT COUNT(*) FROM runs WHERE status IN ('queued', 'running')"
-            ).fetchone()
+            active = _active_runs(db, "live")
             if active + len(runs) > max_active:
                 raise TooManyActiveRuns(
                     f"{active} runs are already queued or running; at most {max_active} may be. "
@@ -307,22 +331,77 @@ class RunStore:
                 "VALUES (?, ?, ?, ?)",
                 (now, model, description, data_source),
             ).lastrowid
-            run_ids = [
-                db.execute(
-                    "INSERT INTO runs (group_id, optimizer, label, config, status, "
-                    "total_iterations, created_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)",
-                    (
-                        group_id,
-                        run.config.optimizer,
-                        run.label,
-                        json.dumps(run.config.to_dict()),
-                        run.total_iterations,
-                        now,
-                    ),
-                ).lastrowid
+            run_ids = [_insert_run(db, int(group_id), run, now) for run in runs]  # type: ignore[arg-type]
+        return int(group_id), run_ids  # type: ignore[arg-type]
+
+    def open_sweep(
+        self,
+        sweep_key: str,
+        model: str,
+        description: str,
+        data_source: str,
+        runs: Sequence[NewRun],
+        *,
+        max_active: int,
+    ) -> SweepOpened:
+        """Find or create the sweep's group and queue what it lacks, in one transaction.
+
+        Each of ``runs`` (with its ``config_key``) is looked up by its key in the group: if its
+        latest run finished with a result (done or diverged) or is queued or running, it is
+        kept; if it has none, or its latest failed or was cancelled, a new queued run is added
+        (the old row stays, as history). Raises ``TooManyActiveRuns`` (and writes nothing) when
+        the new runs would put more than ``max_active`` sweep runs in the queue or running.
+        """
+        if any(run.config_key is None for run in runs):
+            raise ValueError("every run of a sweep needs its config_key")
+        now = time.time()
+        with self._transaction("BEGIN IMMEDIATE") as db:
+            row = db.execute("SELECT id FROM groups WHERE sweep_key = ?", (sweep_key,)).fetchone()
+            created = row is None
+            if created:
+                group_id = int(
+                    db.execute(  # type: ignore[arg-type]
+                        "INSERT INTO groups (created_at, model, description, data_source, kind, "
+                        "sweep_key) VALUES (?, ?, ?, ?, 'sweep', ?)",
+                        (now, model, description, data_source, sweep_key),
+                    ).lastrowid
+                )
+                latest: dict[str, tuple[int, str]] = {}
+            else:
+                group_id = int(row["id"])
+                latest = _latest_by_key(db, group_id)
+            kept = {
+                run.config_key: latest[run.config_key][0]
                 for run in runs
-            ]
-        return int(group_id), [int(i) for i in run_ids]  # type: ignore[arg-type]
+                if run.config_key in latest and latest[run.config_key][1] not in RETRIED
+            }
+            missing = list(
+                {run.config_key: run for run in runs if run.config_key not in kept}.values()
+            )
+            active = _active_runs(db, "sweep")
+            if active + len(missing) > max_active:
+                raise TooManyActiveRuns(
+                    f"{len(missing)} more runs would make {active + len(missing)} sweep runs "
+                    f"queued or running; at most {max_active} may be. Wait for a sweep to finish "
+                    "or cancel one."
+                )
+            queued = {run.config_key: _insert_run(db, group_id, run, now) for run in missing}
+        return SweepOpened(group_id, created, kept, queued)  # type: ignore[arg-type]
+
+    def sweep_group(self, sweep_key: str) -> Group | None:
+        with self._transaction() as db:
+            row = db.execute("SELECT * FROM groups WHERE sweep_key = ?", (sweep_key,)).fetchone()
+        return Group(**dict(row)) if row else None
+
+    def latest_runs(self, group_id: int) -> list[Run]:
+        """A sweep's current run per configuration key: the latest attempt at each."""
+        with self._transaction() as db:
+            rows = db.execute(
+                "SELECT * FROM runs WHERE id IN (SELECT MAX(id) FROM runs WHERE group_id = ? "
+                "GROUP BY config_key) ORDER BY id",
+                (group_id,),
+            ).fetchall()
+        return [_run(row) for row in rows]
 
     def request_cancel(self, run_id: int) -> str:
         """Cancel a run in any state; the returned message says what happened.
@@ -469,9 +548,14 @@ class RunStore:
 
     # --- reads ----------------------------------------------------------------------------
 
-    def groups(self, limit: int = 100) -> list[Group]:
+    def groups(self, limit: int = 100, *, kind: str | None = None) -> list[Group]:
+        """The newest groups first; ``kind`` ("live" or "sweep") keeps only those."""
+        where = "" if kind is None else "WHERE kind = ?"
+        args: list[Any] = [] if kind is None else [kind]
         with self._transaction() as db:
-            rows = db.execute("SELECT * FROM groups ORDER BY id DESC LIMIT ?", (limit,))
+            rows = db.execute(
+                f"SELECT * FROM groups {where} ORDER BY id DESC LIMIT ?", [*args, limit]
+            )
             return [Group(**dict(row)) for row in rows]
 
     def runs(
@@ -593,6 +677,44 @@ def _cancel(db: sqlite3.Connection, column: Literal["id", "group_id"], key: int)
         f"UPDATE runs SET cancel_requested = 1 WHERE {column} = ? AND status = 'running'", (key,)
     ).rowcount
     return queued + running
+
+
+def _active_runs(db: sqlite3.Connection, kind: str) -> int:
+    """Queued and running runs of the groups of ``kind``."""
+    (count,) = db.execute(
+        "SELECT COUNT(*) FROM runs JOIN groups ON groups.id = runs.group_id "
+        "WHERE runs.status IN ('queued', 'running') AND groups.kind = ?",
+        (kind,),
+    ).fetchone()
+    return int(count)
+
+
+def _insert_run(db: sqlite3.Connection, group_id: int, run: NewRun, now: float) -> int:
+    return int(
+        db.execute(  # type: ignore[arg-type]
+            "INSERT INTO runs (group_id, optimizer, label, config, status, total_iterations, "
+            "created_at, config_key) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)",
+            (
+                group_id,
+                run.config.optimizer,
+                run.label,
+                json.dumps(run.config.to_dict()),
+                run.total_iterations,
+                now,
+                run.config_key,
+            ),
+        ).lastrowid
+    )
+
+
+def _latest_by_key(db: sqlite3.Connection, group_id: int) -> dict[str, tuple[int, str]]:
+    """Config key → (id, status) of the group's latest run with that key."""
+    rows = db.execute(
+        "SELECT id, config_key, status FROM runs WHERE id IN (SELECT MAX(id) FROM runs "
+        "WHERE group_id = ? AND config_key IS NOT NULL GROUP BY config_key)",
+        (group_id,),
+    ).fetchall()
+    return {row["config_key"]: (row["id"], row["status"]) for row in rows}
 
 
 def _blank(value: float | None) -> str:

@@ -124,11 +124,13 @@ def shape(path: Path) -> dict[str, list[tuple]]:
 def test_a_new_file_gets_the_current_schema(tmp_path: Path) -> None:
     path = tmp_path / "new" / "runs.db"
     RunStore(path)
-    assert user_version(path) == SCHEMA_VERSION == 1
+    assert user_version(path) == SCHEMA_VERSION == 2
     assert "cancel_requested" in columns(path, "runs")
+    assert {"kind", "sweep_key"} <= set(columns(path, "groups"))
+    assert "config_key" in columns(path, "runs")
 
 
-def test_a_file_written_before_versions_keeps_its_history_and_becomes_version_1(
+def test_a_file_written_before_versions_keeps_its_history_and_becomes_current(
     tmp_path: Path,
 ) -> None:
     path = write_v1_file(tmp_path / "runs.db")
@@ -172,16 +174,16 @@ def test_opening_an_old_file_applies_every_later_step_in_order(
     path = write_v1_file(tmp_path / "runs.db")
     steps = [
         *store_module.MIGRATIONS,
-        ("ALTER TABLE runs ADD COLUMN note TEXT",),  # 1 → 2
-        ("UPDATE runs SET note = 'seen by step 3: ' || label",),  # 2 → 3 needs step 2's column
+        ("ALTER TABLE runs ADD COLUMN note TEXT",),  # 2 → 3
+        ("UPDATE runs SET note = 'seen by step 4: ' || label",),  # 3 → 4 needs step 3's column
     ]
     monkeypatch.setattr(store_module, "MIGRATIONS", steps)
 
     RunStore(path)
-    assert user_version(path) == 3
+    assert user_version(path) == 4
     with closing(sqlite3.connect(path)) as db:
         assert db.execute("SELECT note, status FROM runs").fetchall() == [
-            ("seen by step 3: Adam", "done")
+            ("seen by step 4: Adam", "done")
         ]
         assert db.execute("SELECT COUNT(*) FROM metrics").fetchone()[0] == 3
 
@@ -196,7 +198,7 @@ def test_a_step_that_fails_leaves_the_file_as_it_was(
 
     with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
         RunStore(path)
-    assert user_version(path) == 1
+    assert user_version(path) == SCHEMA_VERSION
     assert "note" not in columns(path, "runs")  # the first statement of the step was undone too
 
 
@@ -207,9 +209,28 @@ def test_a_file_from_a_newer_optviz_is_refused_and_left_alone(tmp_path: Path) ->
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
 
     # A sqlite3.DatabaseError, so the page shows it where it shows a file it cannot open.
-    newer = f"schema version {SCHEMA_VERSION + 1}, but this optviz knows versions up to 1"
+    newer = (
+        f"schema version {SCHEMA_VERSION + 1}, but this optviz knows versions up to "
+        f"{SCHEMA_VERSION}"
+    )
     with pytest.raises(NewerSchemaError, match=newer) as error:
         RunStore(path)
     assert isinstance(error.value, sqlite3.DatabaseError)
     assert "OPTVIZ_DB" in str(error.value)
     assert user_version(path) == SCHEMA_VERSION + 1
+
+
+def test_a_version_1_history_becomes_live_groups_and_a_sweep_can_join_it(tmp_path: Path) -> None:
+    """Step 1 → 2 (sweeps): the old groups are Live MNIST groups with no keys, the Live page's
+    cap counts them, and a sweep opened in the upgraded file is a group of its own."""
+    store = RunStore(write_v1_file(tmp_path / "runs.db"))
+    (old,) = store.groups()
+    assert (old.kind, old.sweep_key) == ("live", None)
+    assert store.run(1).config_key is None  # type: ignore[union-attr]
+    opened = store.open_sweep(
+        "k1", "logreg", "a sweep", "IDX files", [NewRun("Adam", QUICK, 20, "c1")], max_active=4
+    )
+    assert opened.group_id == 2 and opened.created and list(opened.queued) == ["c1"]
+    assert [g.kind for g in store.groups()] == ["sweep", "live"]
+    assert [g.id for g in store.groups(kind="live")] == [1]
+    assert store.sweep_group("k1").id == 2  # type: ignore[union-attr]

@@ -1,0 +1,427 @@
+"""The Adam paper's experiments as sweeps: what each trains, and its claims checked on the results.
+
+``PAPER_EXPERIMENTS`` is the registry the Paper lab page reads: each ``PaperExperiment`` says its
+setup (model, data, schedule, the paper's section), its presets (``quick``: small enough for two
+CPU cores in a couple of minutes; ``full``: the paper's settings, for a GPU cluster), which
+optimizers it compares in which variants (Fig. 2: with and without dropout), and its claims.
+A preset is a grid of α per optimizer; the sweep trains every point (``PaperExperiment.plan``),
+each optimizer is then shown at its best α (``best_runs``: the lowest final training cost, §6),
+and each claim is computed from those best runs into ✔, ✘ or "not enough runs yet".
+
+Adding an experiment (Fig. 3's CNN, Fig. 4's VAE) is one entry in ``PAPER_EXPERIMENTS`` once its
+model is in ``MODELS``. Pure: no Streamlit, no store; results come in as ``RunCurve`` lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from optviz.optim import OPTIMIZERS
+from optviz.training.config import TrainConfig
+from optviz.training.models import MODELS
+from optviz.training.sweeps import RunCurve, SweepPlan
+
+PASS, FAIL, PENDING = "✔", "✘", "not enough runs yet"
+FINAL_FRACTION = 0.2  # the final training cost: the mean of the last 20 % of a run's points …
+MIN_FINAL_POINTS = 3  # … and of at least this many, so one noisy minibatch cannot decide
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One panel of an experiment: the same grid trained with these settings."""
+
+    key: str
+    label: str
+    dropout: float = 0.0
+
+
+@dataclass(frozen=True)
+class Preset:
+    """How much to train: data, epochs and the α grid of each optimizer."""
+
+    key: str
+    label: str
+    epochs: int
+    train_subset: int
+    test_subset: int
+    grids: Mapping[str, tuple[float, ...]]  # optimizer key → α values
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    mark: str  # PASS, FAIL or PENDING
+    detail: str  # the numbers behind it, for a person
+
+
+@dataclass(frozen=True)
+class Claim:
+    text: str  # what the paper says, as a sentence ("{epochs}" is filled in)
+    check: Callable[[Results], Verdict]
+
+
+@dataclass(frozen=True)
+class Best:
+    """An optimizer's best run of a variant: the α with the lowest final training cost."""
+
+    optimizer: str
+    variant: str
+    lr: float
+    final_cost: float
+    mean_cost: float  # over the whole run: how fast the cost fell (area under the curve)
+    curve: RunCurve
+
+
+@dataclass(frozen=True)
+class Results:
+    """A sweep's finished runs, grouped as the claims read them."""
+
+    experiment: PaperExperiment
+    preset: Preset
+    best: dict[tuple[str, str], Best]  # (variant, optimizer) → its best run
+    finished: dict[tuple[str, str], int]  # (variant, optimizer) → finished grid points
+
+    def complete(self, variant: str, optimizers: Sequence[str]) -> bool:
+        """Every α of these optimizers' grids has a result in the variant."""
+        return all(
+            self.finished.get((variant, key), 0) == len(self.preset.grids[key])
+            for key in optimizers
+        )
+
+
+@dataclass(frozen=True)
+class PaperExperiment:
+    key: str
+    title: str
+    section: str  # where in the paper
+    model: str  # key of MODELS
+    data: str
+    schedule: str  # key of SCHEDULES
+    optimizers: tuple[str, ...]
+    variants: tuple[Variant, ...]
+    presets: Mapping[str, Preset]
+    claims: tuple[Claim, ...]
+    what: str  # the setup in a sentence or two
+    batch_size: int = 128
+
+    def plan(self, preset: str) -> SweepPlan:
+        """Every (variant, optimizer, α) of the preset as a sweep."""
+        chosen = self.presets[preset]
+        runs = []
+        for variant in self.variants:
+            for key in self.optimizers:
+                for lr in chosen.grids[key]:
+                    config = TrainConfig(
+                        model=self.model,
+                        optimizer=key,
+                        hyperparams={**OPTIMIZERS[key].paper(), "lr": lr},
+                        schedule=self.schedule,
+                        epochs=chosen.epochs,
+                        batch_size=self.batch_size,
+                        train_subset=chosen.train_subset,
+                        test_subset=chosen.test_subset,
+                        dropout=variant.dropout,
+                    )
+                    runs.append((run_label(key, variant, lr, len(self.variants)), config))
+        description = f"{self.title} · {chosen.label}"
+        return SweepPlan(self.key, preset, description, tuple(runs))
+
+    def setup(self, preset: str) -> str:
+        """The setup in Markdown: model, data, schedule, grids, epochs, the paper's section."""
+        chosen = self.presets[preset]
+        lines = [
+            f"**{self.title}** ({self.section}). {self.what}",
+            "",
+            f"- Model: {MODELS[self.model].label}; data: {self.data}, the first "
+            f"{chosen.train_subset:,} training images, minibatch {self.batch_size}; "
+            f"{chosen.epochs} epoch(s); training cost evaluated on the minibatches.",
+        ]
+        if len(self.variants) > 1:
+            lines.append("- Variants: " + "; ".join(v.label for v in self.variants) + ".")
+        lines.append(
+            "- α grid per optimizer (each shown at its best α: the lowest final training cost):"
+        )
+        for key in self.optimizers:
+            grid = ", ".join(f"{lr:g}" for lr in chosen.grids[key])
+            lines.append(f"  - {OPTIMIZERS[key].label}: {grid}")
+        total = len(self.plan(preset).runs)
+        lines.append(f"- {total} runs in all. {chosen.note}".rstrip())
+        return "\n".join(lines)
+
+    def results(self, preset: str, curves: Sequence[RunCurve]) -> Results:
+        """Group a sweep's curves and pick each optimizer's best α (finished runs only)."""
+        chosen = self.presets[preset]
+        variants = {v.dropout: v.key for v in self.variants}
+        best: dict[tuple[str, str], Best] = {}
+        finished: dict[tuple[str, str], int] = {}
+        for curve in curves:
+            c = curve.config
+            if curve.status not in ("done", "diverged") or c.dropout not in variants:
+                continue
+            if c.optimizer not in self.optimizers:
+                continue
+            group = (variants[c.dropout], c.optimizer)
+            finished[group] = finished.get(group, 0) + 1
+            if curve.status != "done" or not len(curve.losses):
+                continue  # a diverged α is a result, but never the best one
+            lr = float(c.hyperparams["lr"])
+            if lr not in chosen.grids[c.optimizer]:
+                continue
+            candidate = Best(c.optimizer, group[0], lr, final_cost(curve), mean_cost(curve), curve)
+            if group not in best or candidate.final_cost < best[group].final_cost:
+                best[group] = candidate
+        return Results(self, chosen, best, finished)
+
+    def shown(self, preset: str, curves: Sequence[RunCurve]) -> list[tuple[Variant, str, RunCurve]]:
+        """What the figure draws: per variant and optimizer its best finished α so far, or,
+        before any of its runs finished, the one training with the lowest cost so far."""
+        results = self.results(preset, curves)
+        by_dropout = {v.dropout: v for v in self.variants}
+        training: dict[tuple[str, str], RunCurve] = {}
+        for curve in curves:
+            variant = by_dropout.get(curve.config.dropout)
+            if curve.status != "running" or variant is None or not len(curve.losses):
+                continue
+            group = (variant.key, curve.config.optimizer)
+            if group not in training or final_cost(curve) < final_cost(training[group]):
+                training[group] = curve
+        out = []
+        for variant in self.variants:
+            for key in self.optimizers:
+                group = (variant.key, key)
+                if group in results.best:
+                    out.append((variant, key, results.best[group].curve))
+                elif group in training:
+                    out.append((variant, key, training[group]))
+        return out
+
+    def verdicts(self, results: Results) -> list[tuple[str, Verdict]]:
+        """Each claim as a sentence with its verdict on these results."""
+        epochs = results.preset.epochs
+        return [(claim.text.format(epochs=epochs), claim.check(results)) for claim in self.claims]
+
+
+def run_label(optimizer: str, variant: Variant, lr: float, variants: int) -> str:
+    label = f"{OPTIMIZERS[optimizer].label} α={lr:g}"
+    return f"{label} ({variant.label})" if variants > 1 else label
+
+
+def final_cost(curve: RunCurve) -> float:
+    """The mean training cost of the run's last points (see ``FINAL_FRACTION``)."""
+    losses = curve.losses[np.isfinite(curve.losses)]
+    if not len(losses):
+        return float("inf")
+    last = max(MIN_FINAL_POINTS, int(np.ceil(FINAL_FRACTION * len(losses))))
+    return float(np.mean(losses[-last:]))
+
+
+def mean_cost(curve: RunCurve) -> float:
+    """The training cost averaged over the run's epochs (trapezoids): lower fell faster."""
+    keep = np.isfinite(curve.losses) & np.isfinite(curve.epochs)
+    x, y = curve.epochs[keep], curve.losses[keep]
+    if len(x) < 2 or x[-1] <= x[0]:
+        return float(np.mean(y)) if len(y) else float("inf")
+    return float(np.sum((y[1:] + y[:-1]) / 2 * np.diff(x)) / (x[-1] - x[0]))
+
+
+# --- claims ---------------------------------------------------------------------------------
+
+
+def _name(key: str) -> str:
+    return OPTIMIZERS[key].label
+
+
+def _best_or_pending(
+    results: Results, variant: str, keys: Sequence[str]
+) -> dict[str, Best] | Verdict:
+    """The variant's best runs of these optimizers, or PENDING until their grids are done."""
+    if not results.complete(variant, keys):
+        done = sum(results.finished.get((variant, k), 0) for k in keys)
+        grid = sum(len(results.preset.grids[k]) for k in keys)
+        return Verdict(PENDING, f"{done} of {grid} runs finished")
+    missing = [k for k in keys if (variant, k) not in results.best]
+    if missing:
+        return Verdict(FAIL, f"{', '.join(map(_name, missing))}: every α diverged")
+    return {k: results.best[(variant, k)] for k in keys}
+
+
+def _numbers(best: Mapping[str, Best], attribute: str) -> str:
+    return ", ".join(
+        f"{_name(k)} {getattr(b, attribute):.4f} (α={b.lr:g})" for k, b in best.items()
+    )
+
+
+def lowest(
+    variant: str, keys: Sequence[str], attribute: str = "final_cost"
+) -> Callable[[Results], Verdict]:
+    """Claim: Adam's ``attribute`` (final or mean training cost) is the lowest of ``keys``."""
+
+    def check(results: Results) -> Verdict:
+        best = _best_or_pending(results, variant, keys)
+        if isinstance(best, Verdict):
+            return best
+        winner = min(best, key=lambda k: getattr(best[k], attribute))
+        return Verdict(PASS if winner == "adam" else FAIL, _numbers(best, attribute))
+
+    return check
+
+
+def matches(variant: str, other: str, tolerance: float = 0.1) -> Callable[[Results], Verdict]:
+    """Claim: Adam's final training cost is at most ``other``'s, or within ``tolerance`` of it."""
+
+    def check(results: Results) -> Verdict:
+        best = _best_or_pending(results, variant, ("adam", other))
+        if isinstance(best, Verdict):
+            return best
+        adam, rival = best["adam"].final_cost, best[other].final_cost
+        ok = adam <= rival * (1 + tolerance)
+        return Verdict(PASS if ok else FAIL, _numbers(best, "final_cost"))
+
+    return check
+
+
+def beats(variant: str, other: str) -> Callable[[Results], Verdict]:
+    """Claim: Adam's final training cost is below ``other``'s."""
+    return lowest(variant, ("adam", other))
+
+
+# --- the registry ---------------------------------------------------------------------------
+
+FIG1_OPTIMIZERS = ("adam", "nesterov", "adagrad")
+FIG2_OPTIMIZERS = ("adam", "adagrad", "rmsprop", "nesterov", "adadelta")
+ONE = (Variant("plain", "no dropout"),)
+DROPOUT = (Variant("dropout", "with dropout", 0.5), Variant("plain", "without dropout"))
+
+
+def _grid(low: float, points: int) -> tuple[float, ...]:
+    """``points`` α values from ``low`` up, half a decade apart: 1, 3, 10, 30, … × ``low``."""
+    return tuple(float(f"{low * 10 ** (i // 2) * (3 if i % 2 else 1):.3g}") for i in range(points))
+
+
+PAPER_EXPERIMENTS: dict[str, PaperExperiment] = {
+    experiment.key: experiment
+    for experiment in (
+        PaperExperiment(
+            key="fig1",
+            title="Figure 1 (left): logistic regression on MNIST",
+            section="Kingma & Ba 2015, §6.1",
+            model="logreg",
+            data="MNIST",
+            schedule="inv_sqrt",
+            optimizers=FIG1_OPTIMIZERS,
+            variants=ONE,
+            what=(
+                "L2-free multiclass logistic regression, minibatch 128, step size decayed as "
+                "α_t = α/√t; Adam against SGD with Nesterov momentum and Adagrad, each at its "
+                "best α from a grid. The paper: Adam converges as fast as SGD with Nesterov "
+                "momentum, and both faster than Adagrad."
+            ),
+            presets={
+                "quick": Preset(
+                    "quick",
+                    "quick (2 epochs on 10,000 images)",
+                    epochs=2,
+                    train_subset=10_000,
+                    test_subset=1_000,
+                    grids={
+                        "adam": (0.01, 0.03, 0.1),
+                        "nesterov": (0.1, 0.3, 1.0),
+                        "adagrad": (0.03, 0.1, 0.3),
+                    },
+                    note="A couple of minutes on two CPU cores.",
+                ),
+                "full": Preset(
+                    "full",
+                    "full (the paper's 45 epochs on 60,000 images)",
+                    epochs=45,
+                    train_subset=60_000,
+                    test_subset=10_000,
+                    grids={
+                        "adam": _grid(1e-3, 7),
+                        "nesterov": _grid(0.01, 7),
+                        "adagrad": (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0),
+                    },
+                    note="Hours on a CPU: meant for a cluster (RAY_ADDRESS).",
+                ),
+            },
+            claims=(
+                Claim(
+                    "Adam's training cost is the lowest of the three after {epochs} epoch(s)",
+                    lowest("plain", FIG1_OPTIMIZERS),
+                ),
+                Claim(
+                    "Adam matches SGD with Nesterov momentum (final cost at most 10 % higher)",
+                    matches("plain", "nesterov"),
+                ),
+                Claim("Adam beats Adagrad (lower final training cost)", beats("plain", "adagrad")),
+            ),
+        ),
+        PaperExperiment(
+            key="fig2",
+            title="Figure 2: multilayer neural networks on MNIST",
+            section="Kingma & Ba 2015, §6.2",
+            model="mlp",
+            data="MNIST",
+            schedule="constant",
+            optimizers=FIG2_OPTIMIZERS,
+            variants=DROPOUT,
+            what=(
+                "The 784-1000-1000-10 ReLU network, minibatch 128, with and without dropout; "
+                "Adam, Adagrad, RMSprop, SGD with Nesterov momentum and AdaDelta, each at its "
+                "best α. The paper: Adam's cost falls fastest, with dropout and without."
+            ),
+            presets={
+                "quick": Preset(
+                    "quick",
+                    "quick (1 epoch on 3,000 images)",
+                    epochs=1,
+                    train_subset=3_000,
+                    test_subset=500,
+                    grids={
+                        "adam": (1e-3, 3e-3, 1e-2),
+                        "adagrad": (3e-3, 1e-2, 3e-2),
+                        "rmsprop": (3e-4, 1e-3, 3e-3),
+                        "nesterov": (1e-2, 3e-2, 0.1),
+                        "adadelta": (0.3, 1.0, 3.0),
+                    },
+                    note="A few minutes on two CPU cores.",
+                ),
+                "full": Preset(
+                    "full",
+                    "full (50 epochs on 60,000 images; the paper's plot runs to 200)",
+                    epochs=50,
+                    train_subset=60_000,
+                    test_subset=10_000,
+                    grids={
+                        "adam": _grid(1e-4, 5),
+                        "adagrad": _grid(1e-3, 5),
+                        "rmsprop": _grid(1e-5, 5),
+                        "nesterov": _grid(1e-3, 5),
+                        "adadelta": _grid(0.1, 5),
+                    },
+                    note="A GPU cluster's job (RAY_ADDRESS); a run is capped at 50 epochs.",
+                ),
+            },
+            claims=(
+                Claim(
+                    "With dropout, Adam's training cost falls fastest of the five "
+                    "(lowest mean cost over {epochs} epoch(s))",
+                    lowest("dropout", FIG2_OPTIMIZERS, "mean_cost"),
+                ),
+                Claim(
+                    "Without dropout, Adam's training cost falls fastest of the five",
+                    lowest("plain", FIG2_OPTIMIZERS, "mean_cost"),
+                ),
+                Claim(
+                    "With dropout, Adam ends with the lowest training cost",
+                    lowest("dropout", FIG2_OPTIMIZERS),
+                ),
+            ),
+        ),
+    )
+}
+DEFAULT_EXPERIMENT = "fig1"
+PRESETS = ("quick", "full")
