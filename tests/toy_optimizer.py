@@ -37,8 +37,8 @@ class Signum(Optimizer):
     def __init__(
         self, params: Any, lr: float = 1e-3, beta: float = 0.9, bias_correction: bool = True
     ) -> None:
-        check(0.0 <= lr, f"Invalid learning rate: {lr}")
-        check((0.0 <= beta) & (beta < 1.0), f"Invalid beta value: {beta}")
+        check(0.0 <= lr, "Invalid learning rate: {}", lr)
+        check((0.0 <= beta) & (beta < 1.0), "Invalid beta value: {}", beta)
         super().__init__(params, {"lr": lr, "beta": beta, "bias_correction": bias_correction})
 
     def init_state(self, state: dict[str, Any], param: Tensor, group: dict[str, Any]) -> None:

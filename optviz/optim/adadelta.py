@@ -61,10 +61,10 @@ class Adadelta(Optimizer):
         eps: Hyperparameter = 1e-6,
         weight_decay: Hyperparameter = 0.0,
     ) -> None:
-        check(0.0 <= lr, f"Invalid learning rate: {lr}")
-        check((0.0 <= rho) & (rho <= 1.0), f"Invalid rho value: {rho}")
-        check(0.0 <= eps, f"Invalid epsilon value: {eps}")
-        check(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
+        check(0.0 <= lr, "Invalid learning rate: {}", lr)
+        check((0.0 <= rho) & (rho <= 1.0), "Invalid rho value: {}", rho)
+        check(0.0 <= eps, "Invalid epsilon value: {}", eps)
+        check(0.0 <= weight_decay, "Invalid weight_decay value: {}", weight_decay)
         defaults = {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay}
         super().__init__(params, defaults)
 

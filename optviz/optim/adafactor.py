@@ -68,13 +68,13 @@ class Adafactor(Optimizer):
         d: Hyperparameter = 1.0,
         weight_decay: Hyperparameter = 0.0,
     ) -> None:
-        check(0.0 <= lr, f"Learning rate should be >= 0 but is: {lr}")
-        check(0.0 >= beta2_decay, f"beta2_decay should be <= 0 but is: {beta2_decay}")
+        check(0.0 <= lr, "Learning rate should be >= 0 but is: {}", lr)
+        check(0.0 >= beta2_decay, "beta2_decay should be <= 0 but is: {}", beta2_decay)
         if eps[0] is not None:
-            check(0.0 <= eps[0], f"epsilon1 should be >= 0 but is: {eps[0]}")
-        check(0.0 <= eps[1], f"epsilon2 should be >= 0 but is: {eps[1]}")
-        check(1.0 <= d, f"Clipping threshold d should be >= 1 but is: {d}")
-        check(0.0 <= weight_decay, f"weight_decay should be >= 0 but is: {weight_decay}")
+            check(0.0 <= eps[0], "epsilon1 should be >= 0 but is: {}", eps[0])
+        check(0.0 <= eps[1], "epsilon2 should be >= 0 but is: {}", eps[1])
+        check(1.0 <= d, "Clipping threshold d should be >= 1 but is: {}", d)
+        check(0.0 <= weight_decay, "weight_decay should be >= 0 but is: {}", weight_decay)
         defaults = {
             "lr": lr,
             "beta2_decay": beta2_decay,

@@ -57,14 +57,15 @@ class Adagrad(Optimizer):
         initial_accumulator_value: float = 0.0,
         eps: Hyperparameter = 1e-10,
     ) -> None:
-        check(0.0 <= lr, f"Invalid learning rate: {lr}")
-        check(0.0 <= lr_decay, f"Invalid lr_decay value: {lr_decay}")
-        check(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
+        check(0.0 <= lr, "Invalid learning rate: {}", lr)
+        check(0.0 <= lr_decay, "Invalid lr_decay value: {}", lr_decay)
+        check(0.0 <= weight_decay, "Invalid weight_decay value: {}", weight_decay)
         check(
             0.0 <= initial_accumulator_value,
-            f"Invalid initial_accumulator_value value: {initial_accumulator_value}",
+            "Invalid initial_accumulator_value value: {}",
+            initial_accumulator_value,
         )
-        check(0.0 <= eps, f"Invalid epsilon value: {eps}")
+        check(0.0 <= eps, "Invalid epsilon value: {}", eps)
         defaults = {
             "lr": lr,
             "lr_decay": lr_decay,

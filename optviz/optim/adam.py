@@ -106,8 +106,8 @@ def check_adam_family(
     weight_decay: Hyperparameter,
 ) -> None:
     """PyTorch's validation for Adam and Adamax, with its messages."""
-    check(0.0 <= lr, f"Invalid learning rate: {lr}")
-    check(0.0 <= eps, f"Invalid epsilon value: {eps}")
-    check((0.0 <= betas[0]) & (betas[0] < 1.0), f"Invalid beta parameter at index 0: {betas[0]}")
-    check((0.0 <= betas[1]) & (betas[1] < 1.0), f"Invalid beta parameter at index 1: {betas[1]}")
-    check(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
+    check(0.0 <= lr, "Invalid learning rate: {}", lr)
+    check(0.0 <= eps, "Invalid epsilon value: {}", eps)
+    check((0.0 <= betas[0]) & (betas[0] < 1.0), "Invalid beta parameter at index 0: {}", betas[0])
+    check((0.0 <= betas[1]) & (betas[1] < 1.0), "Invalid beta parameter at index 1: {}", betas[1])
+    check(0.0 <= weight_decay, "Invalid weight_decay value: {}", weight_decay)

@@ -59,14 +59,14 @@ class Lion(Optimizer):
         betas: tuple[Hyperparameter, Hyperparameter] = (0.9, 0.99),
         weight_decay: Hyperparameter = 0.0,
     ) -> None:
-        check(0.0 <= lr, f"Invalid learning rate: {lr}")
+        check(0.0 <= lr, "Invalid learning rate: {}", lr)
         check(
-            (0.0 <= betas[0]) & (betas[0] < 1.0), f"Invalid beta parameter at index 0: {betas[0]}"
+            (0.0 <= betas[0]) & (betas[0] < 1.0), "Invalid beta parameter at index 0: {}", betas[0]
         )
         check(
-            (0.0 <= betas[1]) & (betas[1] < 1.0), f"Invalid beta parameter at index 1: {betas[1]}"
+            (0.0 <= betas[1]) & (betas[1] < 1.0), "Invalid beta parameter at index 1: {}", betas[1]
         )
-        check(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
+        check(0.0 <= weight_decay, "Invalid weight_decay value: {}", weight_decay)
         defaults = {"lr": lr, "betas": betas, "weight_decay": weight_decay}
         super().__init__(params, defaults)
 

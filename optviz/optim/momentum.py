@@ -57,9 +57,9 @@ class Momentum(Optimizer):
         weight_decay: Hyperparameter = 0.0,
     ) -> None:
         # torch.optim.SGD's checks, in its order, so the first bad value names the same error.
-        check(0.0 <= lr, f"Invalid learning rate: {lr}")
-        check(0.0 <= momentum, f"Invalid momentum value: {momentum}")
-        check(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
+        check(0.0 <= lr, "Invalid learning rate: {}", lr)
+        check(0.0 <= momentum, "Invalid momentum value: {}", momentum)
+        check(0.0 <= weight_decay, "Invalid weight_decay value: {}", weight_decay)
         if self.nesterov:  # with dampening fixed at 0, only the momentum can fail this
             check(momentum > 0, "Nesterov momentum requires a momentum and zero dampening")
         defaults = {

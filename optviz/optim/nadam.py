@@ -78,7 +78,7 @@ class NAdam(Optimizer):
         decoupled_weight_decay: bool = False,
     ) -> None:
         check_adam_family(lr, betas, eps, weight_decay)
-        check(0.0 <= momentum_decay, f"Invalid momentum_decay value: {momentum_decay}")
+        check(0.0 <= momentum_decay, "Invalid momentum_decay value: {}", momentum_decay)
         defaults = {
             "lr": lr,
             "betas": betas,

@@ -72,11 +72,11 @@ class RMSprop(Optimizer):
         momentum: Hyperparameter = 0.0,
         centered: bool = False,
     ) -> None:
-        check(0.0 <= lr, f"Invalid learning rate: {lr}")
-        check(0.0 <= eps, f"Invalid epsilon value: {eps}")
-        check(0.0 <= momentum, f"Invalid momentum value: {momentum}")
-        check(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
-        check(0.0 <= alpha, f"Invalid alpha value: {alpha}")
+        check(0.0 <= lr, "Invalid learning rate: {}", lr)
+        check(0.0 <= eps, "Invalid epsilon value: {}", eps)
+        check(0.0 <= momentum, "Invalid momentum value: {}", momentum)
+        check(0.0 <= weight_decay, "Invalid weight_decay value: {}", weight_decay)
+        check(0.0 <= alpha, "Invalid alpha value: {}", alpha)
         defaults = {
             "lr": lr,
             "alpha": alpha,

@@ -40,8 +40,8 @@ class SGD(Optimizer):
     def __init__(
         self, params, lr: Hyperparameter = 1e-3, weight_decay: Hyperparameter = 0.0
     ) -> None:
-        check(0.0 <= lr, f"Invalid learning rate: {lr}")
-        check(0.0 <= weight_decay, f"Invalid weight_decay value: {weight_decay}")
+        check(0.0 <= lr, "Invalid learning rate: {}", lr)
+        check(0.0 <= weight_decay, "Invalid weight_decay value: {}", weight_decay)
         super().__init__(params, {"lr": lr, "weight_decay": weight_decay})
 
     def update(
