@@ -20,10 +20,10 @@ Parts (``--parts``; medians over ``--samples`` each, ratios optviz / anchor with
            until the player stops at step T (or 15 s): distinct positions (goal ≥ 100), median
            (goal ≤ 50 ms) and worst interval between frames, and the largest step jump between
            consecutive frames (goal ≤ 2 steps: continuous motion).
-``ops``    pick another surface, and add an optimizer to the race → race redrawn with new data,
-           from the click on the option. Each sample opens a new visitor on a link with its own
-           step count, so neither the α grid search nor the race is a cache hit. Goal ≤ 2 × the
-           anchor's slider time.
+``ops``    pick another surface, and add an optimizer to the race (a click on its pill) → race
+           redrawn with new data, from the click on the option or pill. Each sample opens a new
+           visitor on a link with its own step count, so neither the α grid search nor the race
+           is a cache hit. Goal ≤ 2 × the anchor's slider time.
 ``maps``   Landscapes, Maps tab: one start fewer (the "Starts" slider) → the map redrawn, each
            sample a new visitor with its own step count (no cached map). Goal ≤ 2 s, absolute.
 
@@ -243,6 +243,14 @@ def press_slider(page: Any, label: str, key: str = "ArrowRight") -> Callable[[],
     return act
 
 
+def pick_pill(page: Any, label: str, option: str) -> Callable[[], None]:
+    def act() -> None:
+        group = page.locator('[data-testid="stButtonGroup"]').filter(has_text=label).first
+        group.get_by_role("button", name=option, exact=True).click()
+
+    return act
+
+
 def pick_option(page: Any, testid: str, label: str, option: str) -> Callable[[], None]:
     def act() -> None:
         box = page.locator(f'[data-testid="{testid}"]').filter(has_text=label).first
@@ -414,8 +422,8 @@ def ops_part(browser: Any, servers: Servers, samples: int, results: dict) -> Non
         f"surface switch (→ {NEW_SURFACE}) → race redrawn": lambda page: pick_option(
             page, "stSelectbox", SURFACE_LABEL, NEW_SURFACE
         ),
-        f"add an optimizer ({NEW_OPTIMIZER}) → race redrawn": lambda page: pick_option(
-            page, "stMultiSelect", OPTIMIZERS_LABEL, NEW_OPTIMIZER
+        f"add an optimizer ({NEW_OPTIMIZER}) → race redrawn": lambda page: pick_pill(
+            page, OPTIMIZERS_LABEL, NEW_OPTIMIZER
         ),
     }
     for name, act_of in ops.items():

@@ -173,9 +173,10 @@ with st.sidebar:
     )
 
     st.header("Optimizers")
-    chosen = st.multiselect(
+    chosen = st.pills(
         "Race",
         list(OPTIMIZERS),
+        selection_mode="multi",
         key=key("optimizers"),
         format_func=lambda k: OPTIMIZERS[k].label,
         on_change=race_changed,

@@ -92,7 +92,7 @@ def test_moving_a_slider_changes_the_race():
 
 def test_adding_an_optimizer_adds_its_path():
     at = run_page()
-    at.multiselect(key="explorer_optimizers").select("adamax").run()
+    at.pills(key="explorer_optimizers").select("adamax").run()
     assert_healthy(at)
     assert "AdaMax" in {label(t) for t in race_spec(at)["data"]}
 
@@ -166,7 +166,7 @@ def test_a_link_reproduces_the_view():
 
 def test_no_optimizer_selected_shows_a_hint_instead_of_a_chart():
     at = run_page()
-    at.multiselect(key="explorer_optimizers").set_value([]).run()
+    at.pills(key="explorer_optimizers").set_value([]).run()
     assert_healthy(at)
     assert any("Choose at least one optimizer" in i.value for i in at.info)
 
@@ -177,7 +177,7 @@ def test_adam_in_the_race_shows_the_bias_correction_ablation():
     at.run()
     names = {t.get("name") for spec in charts(at) for t in spec["data"]}
     assert {"with bias correction", "without bias correction"} <= names
-    at.multiselect(key="explorer_optimizers").set_value(["sgd", "momentum"]).run()
+    at.pills(key="explorer_optimizers").set_value(["sgd", "momentum"]).run()
     assert_healthy(at)
     assert "without bias correction" not in {t.get("name") for s in charts(at) for t in s["data"]}
 
@@ -297,10 +297,10 @@ def test_a_new_optimizer_or_a_slider_move_races_only_the_run_it_changes(monkeypa
         ),
     )
     at = run_page({"seed": "4243"})  # a race no other test has run
-    chosen = at.multiselect(key="explorer_optimizers").value
+    chosen = at.pills(key="explorer_optimizers").value
     assert raced == [chosen]
     raced.clear()
-    at.multiselect(key="explorer_optimizers").set_value([*chosen, "lion"]).run()
+    at.pills(key="explorer_optimizers").set_value([*chosen, "lion"]).run()
     assert_healthy(at)
     assert raced == [["lion"]]
     raced.clear()
@@ -345,14 +345,14 @@ def test_after_the_warm_up_a_first_visit_a_new_optimizer_or_a_surface_switch_tun
         presets, "tune_learning_rates", lambda *a, **k: tuned.append(a[1]) or real(*a, **k)
     )
     at = run_page()
-    chosen = at.multiselect(key="explorer_optimizers").value
-    at.multiselect(key="explorer_optimizers").set_value([*chosen, "lion"]).run()
-    at.multiselect(key="explorer_optimizers").set_value(chosen).run()
+    chosen = at.pills(key="explorer_optimizers").value
+    at.pills(key="explorer_optimizers").set_value([*chosen, "lion"]).run()
+    at.pills(key="explorer_optimizers").set_value(chosen).run()
     at.selectbox(key="explorer_surface").set_value("himmelblau").run()
     assert_healthy(at)
     assert tuned == []
     # Elsewhere the warm-up tuned the default race only: a new optimizer there tunes itself.
-    at.multiselect(key="explorer_optimizers").set_value([*chosen, "lion"]).run()
+    at.pills(key="explorer_optimizers").set_value([*chosen, "lion"]).run()
     assert tuned == [["lion"]]
 
 

@@ -84,7 +84,8 @@ def test_it_is_offered_on_the_explorer_page_and_races_there(toy: None) -> None:
     at.query_params["opt"] = KEY
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert SPEC.label in at.multiselect[0].options and at.multiselect[0].value == [KEY]
+    race_pills = at.pills(key="explorer_optimizers")
+    assert SPEC.label in race_pills.options and race_pills.value == [KEY]
     assert at.select_slider(key=f"explorer_{KEY}_lr").value > 0  # its own α slider, tuned
     (race,) = [c for c in at.get("bidi_component") if c.proto.component_name == "optviz_race"]
     spec = json.loads(race.proto.bytes)["figure"]
