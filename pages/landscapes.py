@@ -136,9 +136,10 @@ with st.sidebar:
         )
 
     st.header("Optimizers")
-    chosen = st.multiselect(
+    chosen = st.pills(
         "Compare",
         list(OPTIMIZERS),
+        selection_mode="multi",
         key=key("optimizers"),
         format_func=lambda k: OPTIMIZERS[k].label,
         on_change=tune_alpha,

@@ -43,7 +43,7 @@ def test_the_page_opens_on_the_alpha_sensitivity_of_the_chosen_optimizers():
     legend = [t["name"] for t in spec["data"] if t.get("showlegend") is not False]
     assert legend == ["SGD", "Momentum", "RMSprop", "Adam"]
     assert "tab" not in at.query_params  # the default view: links stay short
-    at.multiselect(key="landscapes_optimizers").set_value(["adam", "adamax"]).run()
+    at.pills(key="landscapes_optimizers").set_value(["adam", "adamax"]).run()
     assert_healthy(at)
     (spec,) = charts(at)
     assert [t["name"] for t in spec["data"] if t.get("showlegend") is not False] == [
