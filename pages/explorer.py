@@ -23,7 +23,14 @@ from optviz.ui import (
     set_schedule,
     surface_inputs,
 )
-from optviz.views import bias_correction_json, figure_json, load_surface, race, tuned_rates
+from optviz.views import (
+    bias_correction_json,
+    figure_json,
+    freeze,
+    load_surface,
+    race,
+    tuned_rates,
+)
 
 PREFIX = "explorer"  # namespace of this page's session-state keys
 
@@ -52,7 +59,7 @@ def apply_tuned_preset(only_new: bool = False) -> None:
     start = (state[key("x0")], state[key("y0")])
     sigma = state.get(key("sigma"), surface.noise)
     schedule_key, params = current_schedule(key_prefix=PREFIX)
-    schedule = (schedule_key, tuple(sorted(params.items())))
+    schedule = (schedule_key, freeze(params))
     with st.spinner("Tuning α by grid search…"):
         best = tuned_rates(surface_key, formula, sigma, keys, start, state[key("steps")], schedule)
     for opt_key, lr in best.items():
@@ -237,10 +244,10 @@ if not chosen:
     st.info("Choose at least one optimizer in the sidebar to start the race.", icon="👈")
     st.stop()
 
-runs = tuple((k, tuple(sorted(hparams[k].items()))) for k in chosen)
+runs = tuple((k, freeze(hparams[k])) for k in chosen)
 race_args = (
     *(state[key("surface")], state[key("good_formula")], sigma, runs, (x0, y0), steps, seed),
-    (schedule[0], tuple(sorted(schedule[1].items()))),
+    (schedule[0], freeze(schedule[1])),
 )
 with st.spinner("Racing the optimizers…"):
     result = race(*race_args)
@@ -311,8 +318,9 @@ def internals_panel() -> None:
             "gradient's moments; dividing by (1 − βᵗ) corrects that. Without it the first steps "
             "are (1 − β₁)/√(1 − β₂) times too large; move β₂ towards 1 to see them blow up."
         )
-        ablation = tuple(sorted(hparams[opt_key].items()))
-        ablation_json = bias_correction_json(*race_args[:3], opt_key, ablation, (x0, y0))
+        ablation_json = bias_correction_json(
+            *race_args[:3], opt_key, freeze(hparams[opt_key]), (x0, y0)
+        )
         chart_view(ablation_json, key=key("bias_correction"))
 
 
