@@ -64,10 +64,19 @@ async function optvizPlotly(chunk) {
   return window.Plotly;
 }
 
+// The race comes first: a chart that is not the race draws once the race on the page (if any)
+// has drawn and the browser is idle, so a new race is not kept waiting by the charts under it.
+// The race's elements share their pending draw through `window` (each component's code is a
+// module of its own).
+async function optvizAfterRace() {
+  await window.optvizRaceDrawing;
+  await new Promise((resolve) => requestIdleCallback(resolve, { timeout: 250 }));
+}
+
 // One Plotly chart in `box`, kept up to date with the figures the app sends: `update(data)`
 // draws `data.figure` (its id `data.figure_id`) unless the box shows it already; `drawn(data)`
-// runs after each figure is drawn.
-function optvizChart(box, drawn = () => {}) {
+// runs after each figure is drawn. `race`: this chart is the race (see `optvizAfterRace`).
+function optvizChart(box, drawn = () => {}, race = false) {
   box.classList.add("optviz-chart");
   box.dataset.state = "drawing";
   let latest = null; // the newest data the app sent
@@ -79,6 +88,7 @@ function optvizChart(box, drawn = () => {}) {
     drawing = true;
     try {
       while (box.dataset.figure !== latest.figure_id) {
+        if (!race) await optvizAfterRace();
         const data = latest;
         box.dataset.state = "drawing";
         const Plotly = await optvizPlotly(data.plotly);
@@ -121,7 +131,9 @@ function optvizChart(box, drawn = () => {}) {
 
   return function update(data) {
     latest = data;
-    if (!drawing && box.dataset.figure !== data.figure_id) drawLatest();
+    if (drawing || box.dataset.figure === data.figure_id) return;
+    const done = drawLatest();
+    if (race) window.optvizRaceDrawing = done.catch(() => {});
   };
 }
 
@@ -201,7 +213,7 @@ function optvizRaceView(parent) {
       });
     }
     load(data.id, data.steps, data.seconds);
-  });
+  }, true);
 }
 
 // The data coordinates {x, y} under `mouse` in the panel it is over (from the panel's plot area
