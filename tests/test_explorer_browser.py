@@ -1,7 +1,7 @@
 """The explorer in a real Chromium against `streamlit run app.py`: the surface with the
 optimizers' paths loads with its player above the fold, Play animates every step in the browser,
-the scrubber goes back to any step, the 3-D view follows the player, and moving a slider changes
-the race."""
+the scrubber goes back to any step, the 3-D view follows the player, and moving a slider, a click
+on an optimizer's pill or on the race changes the race."""
 
 from __future__ import annotations
 
@@ -224,6 +224,28 @@ def test_moving_a_slider_changes_the_chart(app_server_process: StreamlitServer, 
     after = path_lengths(plotly_data(page, 0))
     assert after != before and len(after) >= 3
     assert "steps=" in page.url  # the link follows the view
+    assert_no_app_errors(page, app_server_process)
+
+
+@pytest.mark.browser
+def test_a_click_on_an_optimizers_pill_adds_it_to_the_race_and_another_drops_it(
+    app_server_process: StreamlitServer, page: Any
+) -> None:
+    open_app(page, app_server_process.url)
+    before = path_names(plotly_data(page, 0))
+    race = page.locator('[data-testid="stSidebar"] [data-testid="stButtonGroup"]').filter(
+        has_text="Race"
+    )
+    pill = race.get_by_role("button", name="Nesterov", exact=True)
+    with expect_rerun(page):
+        pill.click()
+    added = path_names(plotly_data(page, 0)) - before
+    assert len(added) == 1 and next(iter(added)).startswith("Nesterov (α = "), added  # tuned
+    assert "nesterov" in page.url  # the link follows the view
+    with expect_rerun(page):
+        pill.click()
+    assert path_names(plotly_data(page, 0)) == before
+    assert "nesterov" not in page.url
     assert_no_app_errors(page, app_server_process)
 
 
