@@ -233,9 +233,25 @@ def schedule_inputs(*, key_prefix: str) -> Schedule:
 
 
 # plotly.js as Streamlit's own charts load it: their module among Streamlit's static files, named
-# relative to Streamlit's entry module (charts.js imports it from there).
+# relative to Streamlit's entry module (plotly_loader.js imports it from there).
 (_PLOTLY_MODULE,) = (Path(st.__file__).parent / "static" / "static" / "js").glob("PlotlyChart.*.js")
-_CHARTS_JS = (Path(figures.__file__).parent / "charts.js").read_text(encoding="utf-8")
+_PLOTLY = f"./{_PLOTLY_MODULE.name}"
+_LOADER_JS = (Path(figures.__file__).parent / "plotly_loader.js").read_text(encoding="utf-8")
+_CHARTS_JS = _LOADER_JS + (Path(figures.__file__).parent / "charts.js").read_text(encoding="utf-8")
+
+
+def preload_charts() -> None:
+    """Start loading plotly.js as a page opens, before its first chart element arrives.
+
+    plotly.js is megabytes of JavaScript that every page's charts need; loaded by the first chart
+    element, its download and compilation came after the page's whole script run and sidebar.
+    From here (the app's script, before the page runs) the browser compiles it meanwhile. An
+    element at the top of the sidebar whose one script is ours (constant text), so allowing
+    JavaScript in it lets no user input run."""
+    st.sidebar.html(
+        f'<script type="module">{_LOADER_JS}optvizPlotly("{_PLOTLY}");</script>',
+        unsafe_allow_javascript=True,
+    )
 
 
 def _chart_component(name: str, js: str, build: str) -> Any:
@@ -266,7 +282,7 @@ def _chart_data(figure_json: str, **fields: Any) -> bytes:
     """One JSON document with ``figure_json`` spliced in as it is (see charts.js)."""
     header = {
         "figure_id": hashlib.blake2b(figure_json.encode(), digest_size=8).hexdigest(),
-        "plotly": f"./{_PLOTLY_MODULE.name}",
+        "plotly": _PLOTLY,
         **fields,
     }
     return f'{json.dumps(header)[:-1]}, "figure": {figure_json}}}'.encode()

@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from optviz.ui import preload_charts
+
 st.set_page_config(page_title="optviz: optimizers, visualized", page_icon="🧭", layout="wide")
 
 pages = [
@@ -11,4 +13,6 @@ pages = [
     st.Page("experiments.py", title="Experiments", icon=":material/science:"),
     st.Page("paper_lab.py", title="Paper lab", icon=":material/lab_research:"),
 ]
-st.navigation(pages).run()
+navigation = st.navigation(pages)
+preload_charts()  # every page draws Plotly charts
+navigation.run()

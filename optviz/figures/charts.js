@@ -7,9 +7,8 @@
 // element, and each new figure goes to `Plotly.react`, which redraws what changed: the race's
 // paths move, the surface's backdrop image stays.
 //
-// plotly.js is the one Streamlit's own charts use: its `PlotlyChart` module, imported from the
-// app's static files (the name is the server's, `data.plotly`), which leaves `window.Plotly` set.
-// The browser loads a module once, whoever asks first.
+// plotly.js is the one Streamlit's own charts use (`optvizPlotly`, plotly_loader.js, which comes
+// before this file; the module's name is the server's, `data.plotly`).
 //
 // Signals for tests and benchmarks: each chart's box (`.optviz-chart`; the race's is also
 // `.optviz-race-chart`) carries the id of the figure it shows in `data-figure` and `data-state`
@@ -53,15 +52,6 @@ function optvizFaded(color, alpha) {
   const hex = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(color);
   const rgb = hex ? hex.slice(1).map((h) => parseInt(h, 16)) : color.match(/\d+/g)?.slice(0, 3);
   return rgb ? `rgba(${rgb.join(", ")}, ${alpha})` : color;
-}
-
-async function optvizPlotly(chunk) {
-  if (!window.Plotly) {
-    // Relative to Streamlit's own entry module, where its chunks live under any base path.
-    const entry = document.querySelector('script[type="module"][src*="static/js/index."]');
-    await import(new URL(chunk, entry ? entry.src : document.baseURI).href);
-  }
-  return window.Plotly;
 }
 
 // The race comes first: a chart that is not the race draws once the race on the page (if any)
