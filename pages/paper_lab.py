@@ -1,9 +1,10 @@
-"""Paper lab: re-run the Adam paper's MNIST figures as sweeps on Ray and watch them fill in.
+"""Paper lab: re-run the Adam paper's figures as sweeps on Ray and watch them fill in.
 
 Thin page: an experiment of ``optviz.paper.PAPER_EXPERIMENTS`` and a preset make a sweep plan;
 Start (or Resume) queues what the run store does not have yet (``optviz.training.sweeps``); the
-collector trains the runs on Ray workers; the fragment below redraws progress, the figure (each
-optimizer at its best α so far) and the claims from the store every second while runs are active.
+collector trains the runs on Ray workers; the fragment below redraws progress, the figure (the
+experiment's own, ``optviz.figures.paper.paper_figure``) and the claims from the store every
+second while runs are active.
 The URL names the sweep (``?experiment=fig1&preset=quick``; ``?sweep=KEY`` works too), so a link
 reopens it; nothing but the Start, Resume and Retry buttons queues a run.
 """
@@ -18,7 +19,7 @@ import plotly.io
 import streamlit as st
 
 from optviz import ui
-from optviz.figures.paper import sweep_figure
+from optviz.figures.paper import paper_figure
 from optviz.optim import OPTIMIZERS
 from optviz.paper import DEFAULT_EXPERIMENT, PAPER_EXPERIMENTS, PRESETS, PaperExperiment
 from optviz.training.cluster import get_collector
@@ -38,10 +39,11 @@ REFRESH_S = 1.0
 
 st.title("Paper lab")
 st.markdown(
-    "Re-run the Adam paper's MNIST figures: every optimizer trained over a grid of step sizes α, "
-    "each shown at its best α as the paper does (§6), and the paper's claims checked on what "
-    "your runs produce. The runs go to Ray workers (a local Ray here; a cluster with "
-    "`RAY_ADDRESS`), and a sweep can be stopped and resumed: finished runs are kept."
+    "Re-run the Adam paper's experiments: every optimizer trained over a grid of step sizes α, "
+    "each shown at its best α as the paper does (§6), or, for Fig. 4's bias correction, every α "
+    "with and without it; and the paper's claims checked on what your runs produce. The runs go "
+    "to Ray workers (a local Ray here; a cluster with `RAY_ADDRESS`), and a sweep can be stopped "
+    "and resumed: finished runs are kept."
 )
 
 try:
@@ -197,7 +199,7 @@ def live_view() -> None:
         st.info(starting, icon="⏳")
 
     curves = sweep_curves(store, plan)
-    figure = sweep_figure(experiment, experiment.shown(preset, curves))
+    figure = paper_figure(experiment, preset, curves)
     ui.chart_view(plotly.io.to_json(figure, validate=False), key="paper_figure")
 
     results = experiment.results(preset, curves)
@@ -210,7 +212,7 @@ def live_view() -> None:
             ]
         ).set_index("Claim")
     )
-    if results.best:
+    if results.best and experiment.figure == "curves":
         st.caption(
             "Best α (lowest final training cost): "
             + "; ".join(
