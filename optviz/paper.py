@@ -19,12 +19,13 @@ Pure: no Streamlit, no store; results come in as ``RunCurve`` lists.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from optviz.optim import OPTIMIZERS
 from optviz.training.config import TrainConfig
+from optviz.training.datasets import DATASETS
 from optviz.training.models import MODELS
 from optviz.training.sweeps import RunCurve, SweepPlan
 
@@ -136,7 +137,6 @@ class PaperExperiment:
     title: str
     section: str  # where in the paper
     model: str  # key of MODELS
-    data: str
     schedule: str  # key of SCHEDULES
     optimizers: tuple[str, ...]
     variants: tuple[Variant, ...]
@@ -149,6 +149,18 @@ class PaperExperiment:
     # after all epochs, one panel per β1 × epochs, a line per β2 with and without bias
     # correction: Fig. 4).
     figure: str = "curves"
+    dataset: str = "mnist"  # key of DATASETS
+    # A stand-in offered when ``dataset`` is absent (Fig. 3: Fashion-MNIST for CIFAR-10, which
+    # cannot be installed offline); the same sweep then trains on it (``on``).
+    fallback: str | None = None
+
+    def on(self, dataset: str) -> PaperExperiment:
+        """The same experiment trained on ``dataset`` (a different sweep: its runs differ)."""
+        if dataset == self.dataset:
+            return self
+        return replace(
+            self, dataset=dataset, title=f"{self.title} (on {DATASETS[dataset].label} instead)"
+        )
 
     def variant_of(self, config: TrainConfig) -> Variant | None:
         """The variant a run belongs to (matched on all of the variant's settings)."""
@@ -163,6 +175,7 @@ class PaperExperiment:
                 for lr in chosen.grids[key]:
                     config = TrainConfig(
                         model=self.model,
+                        dataset=self.dataset,
                         optimizer=key,
                         hyperparams={**OPTIMIZERS[key].paper(), **dict(variant.settings), "lr": lr},
                         schedule=self.schedule,
@@ -182,7 +195,7 @@ class PaperExperiment:
         lines = [
             f"**{self.title}** ({self.section}). {self.what}",
             "",
-            f"- Model: {MODELS[self.model].label}; data: {self.data}, the first "
+            f"- Model: {MODELS[self.model].label}; data: {DATASETS[self.dataset].label}, the first "
             f"{chosen.train_subset:,} training images, minibatch {self.batch_size}; "
             f"{chosen.epochs} epoch(s); training cost evaluated on the minibatches.",
         ]
@@ -281,6 +294,17 @@ def variant_grid(variants: Sequence[Variant]) -> str:
 
 def _setting(value: float | bool) -> str:
     return ("on" if value else "off") if isinstance(value, bool) else f"{value:g}"
+
+
+def sweep_dataset(experiment: PaperExperiment, missing: bool, use_fallback: bool) -> str | None:
+    """The dataset a sweep of ``experiment`` trains on: its own when present (``missing``: its
+    loader raised ``DataUnavailable``); its fallback when its own is missing and the person
+    chose the stand-in; None when neither (nothing can start)."""
+    if not missing:
+        return experiment.dataset
+    if use_fallback and experiment.fallback is not None:
+        return experiment.fallback
+    return None
 
 
 def run_label(optimizer: str, variant: Variant, lr: float, variants: int) -> str:
@@ -461,6 +485,7 @@ def correction_never_worse(tolerance: float = 0.05) -> Callable[[Results], Verdi
 
 FIG1_OPTIMIZERS = ("adam", "nesterov", "adagrad")
 FIG2_OPTIMIZERS = ("adam", "adagrad", "rmsprop", "nesterov", "adadelta")
+FIG3_OPTIMIZERS = ("adam", "adagrad", "nesterov")
 ONE = (Variant("plain", "no dropout"),)
 DROPOUT = (Variant("dropout", "with dropout", 0.5), Variant("plain", "without dropout"))
 FIG4_BETA1 = (0.0, 0.9)
@@ -490,7 +515,6 @@ PAPER_EXPERIMENTS: dict[str, PaperExperiment] = {
             title="Figure 1 (left): logistic regression on MNIST",
             section="Kingma & Ba 2015, §6.1",
             model="logreg",
-            data="MNIST",
             schedule="inv_sqrt",
             optimizers=FIG1_OPTIMIZERS,
             variants=ONE,
@@ -545,7 +569,6 @@ PAPER_EXPERIMENTS: dict[str, PaperExperiment] = {
             title="Figure 2: multilayer neural networks on MNIST",
             section="Kingma & Ba 2015, §6.2",
             model="mlp",
-            data="MNIST",
             schedule="constant",
             optimizers=FIG2_OPTIMIZERS,
             variants=DROPOUT,
@@ -603,11 +626,70 @@ PAPER_EXPERIMENTS: dict[str, PaperExperiment] = {
             ),
         ),
         PaperExperiment(
+            key="fig3",
+            title="Figure 3: convolutional neural networks on CIFAR-10",
+            section="Kingma & Ba 2015, §6.3",
+            model="cnn-paper",
+            dataset="cifar10",
+            fallback="fashion-mnist",
+            schedule="constant",
+            optimizers=FIG3_OPTIMIZERS,
+            variants=(Variant("dropout", "with dropout", 0.5),),
+            what=(
+                "The c64-c64-c128-1000 network (three 5×5 convolutions with 3×3 max-pooling of "
+                "stride 2, then 1000 ReLU units), dropout on the input and the fully connected "
+                "layer, minibatch 128; Adam, Adagrad and SGD with Nesterov momentum, each at its "
+                "best α. The paper: Adam and SGD converge faster than Adagrad, Adam marginally "
+                "ahead of SGD."
+            ),
+            presets={
+                "quick": Preset(
+                    "quick",
+                    "quick (1 epoch on 1,500 images)",
+                    epochs=1,
+                    train_subset=1_500,
+                    test_subset=200,
+                    grids={
+                        "adam": (1e-4, 3e-4, 1e-3),
+                        "adagrad": (1e-3, 3e-3, 1e-2),
+                        "nesterov": (3e-3, 1e-2, 3e-2),
+                    },
+                    note="A few minutes on two CPU cores: the CNN is slow on a CPU.",
+                ),
+                "full": Preset(
+                    "full",
+                    "full (the paper's 45 epochs on 50,000 images)",
+                    epochs=45,
+                    train_subset=50_000,
+                    test_subset=10_000,
+                    grids={
+                        "adam": _grid(1e-4, 5),
+                        "adagrad": _grid(1e-3, 5),
+                        "nesterov": _grid(1e-3, 5),
+                    },
+                    note="A GPU cluster's job (RAY_ADDRESS).",
+                ),
+            },
+            claims=(
+                Claim(
+                    "Adam beats Adagrad (lower final training cost)", beats("dropout", "adagrad")
+                ),
+                Claim(
+                    "Adam matches SGD with Nesterov momentum (final cost at most 10 % higher)",
+                    matches("dropout", "nesterov"),
+                ),
+                Claim(
+                    "Adam's training cost falls fastest of the three (lowest mean cost over "
+                    "{epochs} epoch(s))",
+                    lowest("dropout", FIG3_OPTIMIZERS, "mean_cost"),
+                ),
+            ),
+        ),
+        PaperExperiment(
             key="fig4",
             title="Figure 4: bias correction, a variational auto-encoder on MNIST",
             section="Kingma & Ba 2015, §6.4 and §3",
             model="vae",
-            data="MNIST",
             schedule="constant",
             optimizers=("adam",),
             variants=BIAS_CORRECTION,

@@ -23,9 +23,11 @@ from optviz.paper import (
     epoch_cost,
     final_cost,
     mean_cost,
+    sweep_dataset,
 )
 from optviz.training.config import TrainConfig
 from optviz.training.data import load_mnist
+from optviz.training.datasets import DATASETS
 from optviz.training.models import MODELS
 from optviz.training.store import RunStore
 from optviz.training.sweeps import RunCurve, sweep_curves, sweep_progress
@@ -114,7 +116,8 @@ def test_quick_presets_stay_small() -> None:
         assert all(len(grid) == 3 for grid in quick.grids.values())
         assert len(experiment.plan("quick").runs) <= 60
         full = experiment.presets["full"]
-        assert full.train_subset == 60_000 and all(len(g) >= 5 for g in full.grids.values())
+        assert full.train_subset == DATASETS[experiment.dataset].train_size
+        assert all(len(g) >= 5 for g in full.grids.values())
 
 
 def test_costs_read_the_end_of_a_run_and_the_whole_of_it() -> None:
@@ -186,6 +189,25 @@ def test_fig2_claims_read_each_variant_on_its_own() -> None:
     got = marks(FIG2, "quick", table(FIG2, "quick", {k: v for k, v in costs.items()}))
     # With dropout Adam falls fastest; without, RMSprop does; ending costs tie (first wins).
     assert got[:2] == [PASS, FAIL]
+
+
+def test_fig3_trains_the_paper_cnn_on_cifar10_or_on_its_stand_in_when_cifar10_is_absent() -> None:
+    fig3 = PAPER_EXPERIMENTS["fig3"]
+    assert (fig3.model, fig3.dataset, fig3.fallback) == ("cnn-paper", "cifar10", "fashion-mnist")
+    assert {c.dataset for _, c in fig3.plan("quick").runs} == {"cifar10"}
+    assert sweep_dataset(fig3, missing=False, use_fallback=True) == "cifar10"  # present: its own
+    assert sweep_dataset(fig3, missing=True, use_fallback=False) is None  # absent: nothing yet
+    assert sweep_dataset(fig3, missing=True, use_fallback=True) == "fashion-mnist"
+    assert sweep_dataset(FIG1, missing=True, use_fallback=True) is None  # MNIST has no stand-in
+    stand_in = fig3.on("fashion-mnist")
+    plan = stand_in.plan("quick")
+    assert {c.dataset for _, c in plan.runs} == {"fashion-mnist"} and plan.experiment == "fig3"
+    assert plan.key != fig3.plan("quick").key  # its own sweep, resumable on its own
+    assert [c.hyperparams for _, c in plan.runs] == [
+        c.hyperparams for _, c in fig3.plan("quick").runs
+    ]
+    assert "data: Fashion-MNIST (clothing)" in stand_in.setup("quick")
+    assert fig3.on("cifar10") is fig3 and "CIFAR-10" in fig3.setup("quick")
 
 
 def fig4_table(cost, preset: str = "quick") -> list[RunCurve]:
