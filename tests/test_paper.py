@@ -318,6 +318,16 @@ def test_fig4_figure_draws_loss_against_log_alpha_per_beta1_and_epochs() -> None
     assert {t["name"] for t in crosses} == {"β2=0.9999, without correction: diverged"}
     assert all(list(t["x"]) == [-2.0] and t["y"][0] > 400 for t in crosses)
     assert sum(t["showlegend"] for t in figure["data"]) == 6
+
+    def blows_up(b1, b2, corrected, lr):  # a run whose loss explodes, then comes back
+        return (1e13, 300.0) if (b2, corrected, lr) == (0.999, False, 1e-3) else (400.0, 200.0)
+
+    drawn = alpha_figure(FIG4, FIG4.results("quick", fig4_table(blows_up)))
+    line = next(t for t in drawn.data if t.name == "β2=0.999, without correction")
+    top = drawn.layout.yaxis.range[1] / 1.04
+    assert list(line.y) == [400.0, pytest.approx(top), 400.0] and 400 < top < 2000
+    assert list(line.marker.symbol) == ["circle", "triangle-up", "circle"]
+    assert float(line.customdata[1]) == pytest.approx(1e13, rel=1e-6)  # the real value, on hover
     empty = paper_figure(FIG4, "quick", [])
     assert not empty.data and "No finished runs yet" in empty.layout.annotations[-1].text
 

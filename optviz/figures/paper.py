@@ -1,12 +1,13 @@
 """The Paper lab's figures: ``paper_figure`` draws an experiment's sweep as its ``figure`` says.
 
-``sweep_figure`` (Figs. 1–2): training cost against epochs, each optimizer at its best α so far,
+``sweep_figure`` (Figs. 1–3): training cost against epochs, each optimizer at its best α so far,
 one panel per variant (Fig. 2: with and without dropout), the paper's way of drawing it: a log
 cost axis, an optimizer's colour from the registry (``distinct_colors``) and the same colour in
 every panel. A curve still training (no α of its optimizer finished yet) is dotted and says so
 in its name. ``alpha_figure`` (Fig. 4): the loss of every grid point against log10 α, one panel
 per β1 × {after a few epochs, after all}, a colour per β2, solid with bias correction and
-dashed without; a diverged point is an × on the panel's top.
+dashed without, on a loss axis up to 3 × the sweep's median loss: a diverged point is an × on
+the top edge, a loss above it a ▲ there (its value on hover).
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def sweep_figure(
 
 # Fig. 4: a colour per β2 (Okabe & Ito's palette), solid with bias correction, dashed without.
 BETA2_COLORS = ("#0072B2", "#009E73", "#D55E00", "#CC79A7", "#E69F00")
+CEILING = 3.0  # the panels' top: this many times the median loss of the sweep's points
 
 
 def alpha_figure(experiment: PaperExperiment, results: Results) -> go.Figure:
@@ -93,19 +95,22 @@ def alpha_figure(experiment: PaperExperiment, results: Results) -> go.Figure:
     titles = [
         f"β1 = {b1:g}, after {e} epoch{'s' if e > 1 else ''}" for b1 in beta1s for e in epochs
     ]
-    layout = subplots_layout(len(beta1s), 2, titles, vertical_spacing=0.14)
+    layout = subplots_layout(len(beta1s), 2, titles, vertical_spacing=0.16)
     layout |= base_layout(
-        f"{experiment.title}: loss against log10 α",
-        height=HEIGHT + 200,
-        margin={"l": 10, "r": 10, "t": 110, "b": 10},
+        f"{experiment.title}: loss against log10 α", legend_rows=3, height=HEIGHT + 240
     )
+    margin = layout["margin"]
+    layout["margin"] = margin | {"t": margin["t"] + 30, "l": 60, "b": 50}  # type: ignore[operator]
     finite = [
         p.cost(early)
         for p in results.points.values()
         for early in (True, False)
         if np.isfinite(p.cost(early)) and p.cost(early) > 0
     ]
-    top = max(finite) * 1.5 if finite else 1.0
+    # The top edge: a loss above it (a run that blew up and came back) is drawn there as a ▲
+    # with its value on hover, a diverged point as an ×, so they do not squash the others.
+    top = CEILING * float(np.median(finite)) if finite else 1.0
+    bottom = min(finite) * 0.95 if finite else 0.0
     data: list[dict] = []
     for row, b1 in enumerate(beta1s):
         for col, early in enumerate((True, False)):
@@ -126,6 +131,7 @@ def alpha_figure(experiment: PaperExperiment, results: Results) -> go.Figure:
                 x = np.log10([p.lr for p in points])
                 y = np.array([p.cost(early) for p in points])
                 ok = np.isfinite(y) & (y > 0)
+                high = y[ok] > top
                 name = f"β2={b2:g}, {'with' if corrected else 'without'} correction"
                 style = {"color": colors[b2], "dash": "solid" if corrected else "dash"}
                 data.append(
@@ -133,13 +139,18 @@ def alpha_figure(experiment: PaperExperiment, results: Results) -> go.Figure:
                         "type": "scatter",
                         "mode": "lines+markers",
                         "x": f32(x[ok]),
-                        "y": f32(y[ok]),
+                        "y": f32(np.minimum(y[ok], top)),
+                        "customdata": f32(y[ok]),
                         "name": name,
                         "legendgroup": name,
                         "showlegend": panel == 0,
                         "line": style,
-                        "marker": {"color": colors[b2], "size": 7},
-                        "hovertemplate": f"{name}<br>log10 α %{{x:g}}<br>loss %{{y:.1f}}"
+                        "marker": {
+                            "color": colors[b2],
+                            "size": np.where(high, 11, 7).tolist(),
+                            "symbol": np.where(high, "triangle-up", "circle").tolist(),
+                        },
+                        "hovertemplate": f"{name}<br>log10 α %{{x:g}}<br>loss %{{customdata:.4g}}"
                         "<extra></extra>",
                         **panel_axes(panel),
                     }
@@ -171,7 +182,7 @@ def alpha_figure(experiment: PaperExperiment, results: Results) -> go.Figure:
         }
         layout[y_key] = {
             **layout.get(y_key, {}),
-            "type": "log",
+            "range": [bottom, top * 1.04],
             "title": {"text": "loss (−ELBO, nats)" if panel % 2 == 0 else ""},
         }
     if not data:
