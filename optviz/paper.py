@@ -645,9 +645,9 @@ PAPER_EXPERIMENTS: dict[str, PaperExperiment] = {
             presets={
                 "quick": Preset(
                     "quick",
-                    "quick (1 epoch on 1,500 images)",
+                    "quick (1 epoch on 1,000 images)",
                     epochs=1,
-                    train_subset=1_500,
+                    train_subset=1_000,
                     test_subset=200,
                     grids={
                         "adam": (1e-4, 3e-4, 1e-3),
