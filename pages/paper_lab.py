@@ -1,9 +1,10 @@
-"""Paper lab: re-run the Adam paper's MNIST figures as sweeps on Ray and watch them fill in.
+"""Paper lab: re-run the Adam paper's figures as sweeps on Ray and watch them fill in.
 
 Thin page: an experiment of ``optviz.paper.PAPER_EXPERIMENTS`` and a preset make a sweep plan;
 Start (or Resume) queues what the run store does not have yet (``optviz.training.sweeps``); the
-collector trains the runs on Ray workers; the fragment below redraws progress, the figure (each
-optimizer at its best α so far) and the claims from the store every second while runs are active.
+collector trains the runs on Ray workers; the fragment below redraws progress, the figure (the
+experiment's own, ``optviz.figures.paper.paper_figure``) and the claims from the store every
+second while runs are active.
 The URL names the sweep (``?experiment=fig1&preset=quick``; ``?sweep=KEY`` works too), so a link
 reopens it; nothing but the Start, Resume and Retry buttons queues a run.
 """
@@ -18,11 +19,18 @@ import plotly.io
 import streamlit as st
 
 from optviz import ui
-from optviz.figures.paper import sweep_figure
+from optviz.figures.paper import paper_figure
 from optviz.optim import OPTIMIZERS
-from optviz.paper import DEFAULT_EXPERIMENT, PAPER_EXPERIMENTS, PRESETS, PaperExperiment
+from optviz.paper import (
+    DEFAULT_EXPERIMENT,
+    PAPER_EXPERIMENTS,
+    PRESETS,
+    PaperExperiment,
+    sweep_dataset,
+)
 from optviz.training.cluster import get_collector
-from optviz.training.data import DataUnavailable, Mnist, load_mnist
+from optviz.training.data import Dataset, DataUnavailable
+from optviz.training.datasets import DATASETS, load_dataset
 from optviz.training.store import RunStore
 from optviz.training.sweeps import (
     SweepPlan,
@@ -38,10 +46,11 @@ REFRESH_S = 1.0
 
 st.title("Paper lab")
 st.markdown(
-    "Re-run the Adam paper's MNIST figures: every optimizer trained over a grid of step sizes α, "
-    "each shown at its best α as the paper does (§6), and the paper's claims checked on what "
-    "your runs produce. The runs go to Ray workers (a local Ray here; a cluster with "
-    "`RAY_ADDRESS`), and a sweep can be stopped and resumed: finished runs are kept."
+    "Re-run the Adam paper's experiments: every optimizer trained over a grid of step sizes α, "
+    "each shown at its best α as the paper does (§6), or, for Fig. 4's bias correction, every α "
+    "with and without it; and the paper's claims checked on what your runs produce. The runs go "
+    "to Ray workers (a local Ray here; a cluster with `RAY_ADDRESS`), and a sweep can be stopped "
+    "and resumed: finished runs are kept."
 )
 
 try:
@@ -51,31 +60,27 @@ except (OSError, sqlite3.Error) as error:
     st.stop()
 store: RunStore = collector.store
 
-data: Mnist | None
-try:
-    data = load_mnist()
-except DataUnavailable as error:
-    data = None
-    st.error(str(error))
 
-
-def plans_by_key() -> dict[str, tuple[str, str]]:
-    return {
-        experiment.plan(preset).key: (key, preset)
-        for key, experiment in PAPER_EXPERIMENTS.items()
-        for preset in experiment.presets
-    }
+def plans_by_key() -> dict[str, tuple[str, str, bool]]:
+    """Sweep key → (experiment, preset, on its fallback dataset)."""
+    out = {}
+    for key, experiment in PAPER_EXPERIMENTS.items():
+        for preset in experiment.presets:
+            out[experiment.plan(preset).key] = (key, preset, False)
+            if experiment.fallback:
+                out[experiment.on(experiment.fallback).plan(preset).key] = (key, preset, True)
+    return out
 
 
 def load_link() -> None:
     """The URL's sweep into the widgets, on a session's first run; a bad value gets a warning."""
     query = st.query_params.to_dict()
     warnings = []
-    experiment, preset = DEFAULT_EXPERIMENT, "quick"
+    experiment, preset, fallback = DEFAULT_EXPERIMENT, "quick", False
     if "sweep" in query:
         found = plans_by_key().get(query["sweep"])
         if found:
-            experiment, preset = found
+            experiment, preset, fallback = found
         else:
             warnings.append(f"No paper sweep has the key {query['sweep']!r}; showing Fig. 1.")
     if query.get("experiment"):
@@ -91,8 +96,15 @@ def load_link() -> None:
             preset = query["preset"]
         else:
             warnings.append(f"Unknown preset {query['preset']!r}; choose quick or full.")
+    if query.get("data"):
+        stand_in = PAPER_EXPERIMENTS[experiment].fallback
+        if query["data"] == stand_in:
+            fallback = True
+        elif query["data"] != PAPER_EXPERIMENTS[experiment].dataset:
+            warnings.append(f"Data {query['data']!r} is not offered for this experiment.")
     st.session_state["paper_experiment"] = experiment
     st.session_state["paper_preset"] = preset
+    st.session_state["paper_fallback"] = fallback
     st.session_state["paper_link_warnings"] = warnings
 
 
@@ -115,15 +127,41 @@ preset = right.radio(
     key="paper_preset",
     help="Quick: a few minutes on a laptop's CPU. Full: the paper's settings, for a cluster.",
 )
-experiment: PaperExperiment = PAPER_EXPERIMENTS[key]
+chosen: PaperExperiment = PAPER_EXPERIMENTS[key]
+data: Dataset | None = None
+missing: str | None = None
+try:
+    data = load_dataset(chosen.dataset)
+except DataUnavailable as error:
+    missing = str(error)
+use_fallback = False
+if missing:
+    st.warning(missing, icon="📂")
+    if chosen.fallback:
+        use_fallback = st.toggle(
+            f"Run this sweep on {DATASETS[chosen.fallback].label} instead",
+            key="paper_fallback",
+            help="The same network, optimizers and α grids on a set that is installed here; "
+            "not the paper's data, so its numbers are not the paper's.",
+        )
+dataset = sweep_dataset(chosen, missing is not None, use_fallback)
+experiment = chosen.on(dataset) if dataset else chosen
+if dataset and dataset != chosen.dataset:
+    try:
+        data = load_dataset(dataset)
+    except DataUnavailable as error:
+        st.error(str(error))
 plan: SweepPlan = experiment.plan(preset)
-st.query_params.from_dict({"experiment": key, "preset": preset})
+link = {"experiment": key, "preset": preset}
+if dataset and dataset != chosen.dataset:
+    link["data"] = dataset
+st.query_params.from_dict(link)
 
 with st.expander("Setup", expanded=True):
     st.markdown(experiment.setup(preset))
+    query = "&".join(f"{name}={value}" for name, value in link.items())
     st.caption(
-        f"Sweep key `{plan.key}`. Link to reopen it: "
-        f"[?experiment={key}&preset={preset}](?experiment={key}&preset={preset}) "
+        f"Sweep key `{plan.key}`. Link to reopen it: [?{query}](?{query}) "
         f"(or `?sweep={plan.key}`). {collector.state.ray}."
     )
 for warning in collector.state.warnings:
@@ -197,7 +235,7 @@ def live_view() -> None:
         st.info(starting, icon="⏳")
 
     curves = sweep_curves(store, plan)
-    figure = sweep_figure(experiment, experiment.shown(preset, curves))
+    figure = paper_figure(experiment, preset, curves)
     ui.chart_view(plotly.io.to_json(figure, validate=False), key="paper_figure")
 
     results = experiment.results(preset, curves)
@@ -210,7 +248,7 @@ def live_view() -> None:
             ]
         ).set_index("Claim")
     )
-    if results.best:
+    if results.best and experiment.figure == "curves":
         st.caption(
             "Best α (lowest final training cost): "
             + "; ".join(
