@@ -34,10 +34,9 @@ from optviz.training.models import MODELS
 from optviz.training.points import PointCache
 from optviz.training.store import Run, RunStore
 
-REFRESH_S = 1.0
+REFRESH_S = 1.0  # the live view's timer; a new group from another tab shows on its next run
 MAX_DRAWN = 1_000  # points per curve: a long run is drawn as means of consecutive points
 MAX_GROUPS = 6
-GROUP_POLL_S = 0.5  # a new group from another tab shows here within this plus one rerun
 HP_PREFIX = "mnist_hp"  # widget keys: mnist_hp_<optimizer>_<name>
 SCHEDULE_PREFIX = "mnist"  # widget keys: mnist_schedule, mnist_schedule_<key>_<parameter>
 
@@ -251,48 +250,11 @@ if st.button(
         st.session_state["mnist_groups"] = [group_id]
         st.toast(f"Group #{group_id} queued: {len(configs)} run(s).")
 
-# --- what is running and what ran (drawn above the settings, in `runs_area`) --------------
-runs_area.subheader("Runs")
-groups = {group.id: group for group in store.groups(kind="live")}  # sweeps: Paper lab
-newest = max(groups, default=0)
-if "mnist_groups" not in st.session_state:
-    st.session_state["mnist_groups"] = list(groups)[:1]
-elif newest > st.session_state.get("mnist_newest_group", newest):
-    # Groups started since this tab last looked (by this tab or another one) join the view.
-    started = [g for g in groups if g > st.session_state["mnist_newest_group"]]
-    shown = list(dict.fromkeys([*started, *st.session_state["mnist_groups"]]))
-    st.session_state["mnist_groups"] = shown[:MAX_GROUPS]
-st.session_state["mnist_newest_group"] = newest
-st.session_state["mnist_groups"] = [g for g in st.session_state["mnist_groups"] if g in groups]
-selected = runs_area.multiselect(
-    "Groups to show (pick several to compare)",
-    list(groups),
-    format_func=lambda g: (
-        f"#{g} · {datetime.fromtimestamp(groups[g].created_at):%H:%M:%S} · {groups[g].description}"
-    ),
-    key="mnist_groups",
-    max_selections=MAX_GROUPS,
-)
-
 
 @st.cache_resource(show_spinner=False)
 def point_cache(path: str) -> PointCache:
     """The points read so far, shared by every tab of this app process (one per store file)."""
     return PointCache(store)
-
-
-def rerun_for_new_groups() -> None:
-    """Another tab's Start makes a new group: this tab reruns to show it (its selection and
-    timer live in this session)."""
-    latest = store.groups(limit=1, kind="live")
-    if latest and latest[0].id > st.session_state.get("mnist_newest_group", 0):
-        st.rerun()
-
-
-@st.fragment(run_every=GROUP_POLL_S)
-def watch_for_new_groups() -> None:
-    """While the live view has no timer of its own: it looks for new groups then."""
-    rerun_for_new_groups()
 
 
 def clock(seconds: float | None) -> str:
@@ -352,9 +314,40 @@ def has_accuracy(run: Run) -> bool:
 X_LABELS = {"iteration": "iterations", "epoch": "epochs", "seconds": "seconds (wall clock)"}
 
 
-def live_view(group_ids: tuple[int, ...]) -> None:
-    """Progress, table, controls and charts of the selected groups, read from the store."""
-    rerun_for_new_groups()
+def group_picker() -> tuple[int, ...]:
+    """The "Groups to show" picker. Groups started since this tab last looked (by this tab or
+    another one) join the selection first, so a new group shows on the fragment's next run,
+    without a full rerun of the page."""
+    st.subheader("Runs")
+    state = st.session_state
+    groups = {group.id: group for group in store.groups(kind="live")}  # sweeps: Paper lab
+    newest = max(groups, default=0)
+    if "mnist_groups" not in state:
+        state["mnist_groups"] = list(groups)[:1]
+    elif newest > state.get("mnist_newest_group", newest):
+        started = [g for g in groups if g > state["mnist_newest_group"]]
+        shown = list(dict.fromkeys([*started, *state["mnist_groups"]]))
+        state["mnist_groups"] = shown[:MAX_GROUPS]
+    state["mnist_newest_group"] = newest
+    state["mnist_groups"] = [g for g in state["mnist_groups"] if g in groups]
+    selected = st.multiselect(
+        "Groups to show (pick several to compare)",
+        list(groups),
+        format_func=lambda g: (
+            f"#{g} · {datetime.fromtimestamp(groups[g].created_at):%H:%M:%S} · "
+            f"{groups[g].description}"
+        ),
+        key="mnist_groups",
+        max_selections=MAX_GROUPS,
+    )
+    return tuple(selected)
+
+
+def live_view() -> None:
+    """The group picker, then progress, table, controls and charts of the selected groups,
+    read from the store. One fragment on one timer draws it all, so neither a new group (from
+    this tab or another) nor the end of a run needs a full rerun of the page."""
+    group_ids = group_picker()
     starting = collector.state.progress  # e.g. "Starting workers… 1 of 4 ready"
     if starting:
         st.info(starting, icon="⏳")
@@ -401,12 +394,6 @@ def live_view(group_ids: tuple[int, ...]) -> None:
             )
         run_controls(runs, group_ids, starting)
 
-    ticking = bool(starting) or any(r.active for r in runs)
-    if st.session_state.get("mnist_ticking") and not ticking:
-        st.session_state["mnist_ticking"] = False
-        st.rerun()  # everything finished and every worker is up: a full rerun stops the timer
-    st.session_state["mnist_ticking"] = ticking
-
 
 def run_controls(runs: list[Run], group_ids: tuple[int, ...], starting: str | None) -> None:
     """The runs' table (elapsed time, ETA, throughput), cancel buttons and the CSV."""
@@ -444,13 +431,6 @@ def run_controls(runs: list[Run], group_ids: tuple[int, ...], starting: str | No
         st.info(st.session_state["mnist_message"])
 
 
-is_live = bool(selected) and any(r.active for r in store.runs(group_ids=selected))
-ticking = is_live or bool(collector.state.progress)
-st.session_state["mnist_ticking"] = ticking
 with runs_area:
-    st.fragment(run_every=REFRESH_S if ticking else None)(live_view)(tuple(selected))
-# One timer at a time: two fragments on timers of their own starved one another on a busy
-# machine (the live view stopped updating), so the group watcher runs only while it rests.
-if not ticking:
-    watch_for_new_groups()
+    st.fragment(run_every=REFRESH_S)(live_view)()
 write_link()
