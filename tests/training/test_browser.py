@@ -1,7 +1,9 @@
 """Live MNIST in a real Chromium against `streamlit run app.py`: the page says while its workers
 start and stops saying it once they are up; press Start and the loss curve appears and grows
-while the runs train. (How soon the worker's first point is stored is timed in
-`test_cluster.py`; how soon the page draws it depends on the machine's load: see the docs.)"""
+while the runs train; Start clicked while the live view ticks makes its group every time; a tab
+open before another presses Start shows the new group within 3 s. (How soon the worker's first
+point is stored is timed in `test_cluster.py`; how soon the page draws it depends on the
+machine's load: see the docs.)"""
 
 from __future__ import annotations
 
