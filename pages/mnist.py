@@ -16,6 +16,7 @@ import time
 from datetime import datetime
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from optviz import links, ui
@@ -314,6 +315,29 @@ def has_accuracy(run: Run) -> bool:
 X_LABELS = {"iteration": "iterations", "epoch": "epochs", "seconds": "seconds (wall clock)"}
 
 
+@st.cache_resource(show_spinner=False, ttl=REFRESH_S, max_entries=32)
+def live_charts(
+    path: str, group_ids: tuple[int, ...], smoothing: float, x: str, _runs: list[Run]
+) -> tuple[go.Figure, go.Figure | None]:
+    """The loss and accuracy figures (no accuracy figure for models without one, a VAE's), built
+    at most once a refresh for all the tabs that show the same groups the same way: building a
+    Plotly figure (it checks every property) was most of a redraw's server time, and every tab
+    redraws every second. Only the points written since the last read are read, and each curve
+    is drawn with at most MAX_DRAWN points, so a redraw costs the same at the first minute and
+    the hundredth."""
+    points = point_cache(path).read([r.id for r in _runs])
+    loss_curves = figures.curves_from_series(
+        _runs, {i: p.loss(x) for i, p in points.items()}, max_points=MAX_DRAWN
+    )
+    loss = figures.loss_figure(loss_curves, smoothing=smoothing, x_title=X_LABELS[x])
+    if not any(has_accuracy(r) for r in _runs):
+        return loss, None
+    accuracy_curves = figures.curves_from_series(
+        _runs, {i: p.accuracy(x) for i, p in points.items()}, max_points=MAX_DRAWN
+    )
+    return loss, figures.accuracy_figure(accuracy_curves, x_title=X_LABELS[x])
+
+
 def group_picker() -> tuple[int, ...]:
     """The "Groups to show" picker. Groups started since this tab last looked (by this tab or
     another one) join the selection first, so a new group shows on the fragment's next run,
@@ -367,25 +391,11 @@ def live_view() -> None:
     if not runs:
         st.info("No runs yet: choose optimizers below and press Start.")
     else:
-        # Only the points written since the last redraw are read, and each curve is drawn with
-        # at most MAX_DRAWN points, so a redraw costs the same at the first minute and the
-        # hundredth.
-        points = point_cache(str(store.path)).read([r.id for r in runs])
-        loss_curves = figures.curves_from_series(
-            runs, {i: p.loss(x) for i, p in points.items()}, max_points=MAX_DRAWN
-        )
-        accuracy_curves = figures.curves_from_series(
-            runs, {i: p.accuracy(x) for i, p in points.items()}, max_points=MAX_DRAWN
-        )
+        loss, accuracy = live_charts(str(store.path), group_ids, smoothing, x, runs)
         left, right = st.columns(2)
-        left.plotly_chart(
-            figures.loss_figure(loss_curves, smoothing=smoothing, x_title=X_LABELS[x]),
-            key="mnist_loss",
-        )
-        if any(has_accuracy(r) for r in runs):  # a VAE's curve is absent (no accuracy)
-            right.plotly_chart(
-                figures.accuracy_figure(accuracy_curves, x_title=X_LABELS[x]), key="mnist_accuracy"
-            )
+        left.plotly_chart(loss, key="mnist_loss")
+        if accuracy is not None:
+            right.plotly_chart(accuracy, key="mnist_accuracy")
         else:
             right.info(
                 "These models have no accuracy: a VAE's loss is its negative ELBO per image, in "
