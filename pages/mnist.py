@@ -248,7 +248,7 @@ if st.button(
     except sqlite3.Error as error:  # e.g. another program holds the history file's lock
         st.error(f"The runs could not be queued ({error}); try again in a moment.")
     else:
-        st.session_state["mnist_groups"] = [group_id]
+        st.session_state["mnist_groups_set"] = [group_id]  # the picker shows it (below)
         st.toast(f"Group #{group_id} queued: {len(configs)} run(s).")
 
 
@@ -339,19 +339,30 @@ def live_charts(
 
 
 def group_picker() -> tuple[int, ...]:
-    """The "Groups to show" picker. Groups started since this tab last looked (by this tab or
-    another one) join the selection first, so a new group shows on the fragment's next run,
-    without a full rerun of the page."""
+    """The "Groups to show" picker. Start shows its new group; groups started since this tab
+    last looked (by another tab) join the selection first; so a new group shows on the
+    fragment's next run, without a full rerun of the page.
+
+    A selection the script sets is kept in ``mnist_groups_set`` until the browser sends it
+    back: the live view's timer sends the browser's widget values with every rerun request,
+    and a request sent before the browser had drawn the new selection would otherwise put the
+    old one back (measured: Start's group vanished from the tab that pressed it)."""
     st.subheader("Runs")
     state = st.session_state
     groups = {group.id: group for group in store.groups(kind="live")}  # sweeps: Paper lab
     newest = max(groups, default=0)
+    wanted = state.get("mnist_groups_set")
     if "mnist_groups" not in state:
-        state["mnist_groups"] = list(groups)[:1]
+        wanted = list(groups)[:1]
     elif newest > state.get("mnist_newest_group", newest):
         started = [g for g in groups if g > state["mnist_newest_group"]]
-        shown = list(dict.fromkeys([*started, *state["mnist_groups"]]))
-        state["mnist_groups"] = shown[:MAX_GROUPS]
+        shown = wanted if wanted is not None else state["mnist_groups"]
+        wanted = list(dict.fromkeys([*started, *shown]))[:MAX_GROUPS]
+    elif wanted is not None and state["mnist_groups"] == wanted:
+        wanted = None  # the browser shows it: from now on the user's picks stand
+    if wanted is not None:
+        state["mnist_groups"] = wanted
+    state["mnist_groups_set"] = wanted
     state["mnist_newest_group"] = newest
     state["mnist_groups"] = [g for g in state["mnist_groups"] if g in groups]
     selected = st.multiselect(
