@@ -16,6 +16,7 @@ import time
 from datetime import datetime
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from optviz import links, ui
@@ -34,10 +35,9 @@ from optviz.training.models import MODELS
 from optviz.training.points import PointCache
 from optviz.training.store import Run, RunStore
 
-REFRESH_S = 1.0
+REFRESH_S = 1.0  # the live view's timer; a new group from another tab shows on its next run
 MAX_DRAWN = 1_000  # points per curve: a long run is drawn as means of consecutive points
 MAX_GROUPS = 6
-GROUP_POLL_S = 0.5  # a new group from another tab shows here within this plus one rerun
 HP_PREFIX = "mnist_hp"  # widget keys: mnist_hp_<optimizer>_<name>
 SCHEDULE_PREFIX = "mnist"  # widget keys: mnist_schedule, mnist_schedule_<key>_<parameter>
 
@@ -248,51 +248,14 @@ if st.button(
     except sqlite3.Error as error:  # e.g. another program holds the history file's lock
         st.error(f"The runs could not be queued ({error}); try again in a moment.")
     else:
-        st.session_state["mnist_groups"] = [group_id]
+        st.session_state["mnist_groups_set"] = [group_id]  # the picker shows it (below)
         st.toast(f"Group #{group_id} queued: {len(configs)} run(s).")
-
-# --- what is running and what ran (drawn above the settings, in `runs_area`) --------------
-runs_area.subheader("Runs")
-groups = {group.id: group for group in store.groups(kind="live")}  # sweeps: Paper lab
-newest = max(groups, default=0)
-if "mnist_groups" not in st.session_state:
-    st.session_state["mnist_groups"] = list(groups)[:1]
-elif newest > st.session_state.get("mnist_newest_group", newest):
-    # Groups started since this tab last looked (by this tab or another one) join the view.
-    started = [g for g in groups if g > st.session_state["mnist_newest_group"]]
-    shown = list(dict.fromkeys([*started, *st.session_state["mnist_groups"]]))
-    st.session_state["mnist_groups"] = shown[:MAX_GROUPS]
-st.session_state["mnist_newest_group"] = newest
-st.session_state["mnist_groups"] = [g for g in st.session_state["mnist_groups"] if g in groups]
-selected = runs_area.multiselect(
-    "Groups to show (pick several to compare)",
-    list(groups),
-    format_func=lambda g: (
-        f"#{g} · {datetime.fromtimestamp(groups[g].created_at):%H:%M:%S} · {groups[g].description}"
-    ),
-    key="mnist_groups",
-    max_selections=MAX_GROUPS,
-)
 
 
 @st.cache_resource(show_spinner=False)
 def point_cache(path: str) -> PointCache:
     """The points read so far, shared by every tab of this app process (one per store file)."""
     return PointCache(store)
-
-
-def rerun_for_new_groups() -> None:
-    """Another tab's Start makes a new group: this tab reruns to show it (its selection and
-    timer live in this session)."""
-    latest = store.groups(limit=1, kind="live")
-    if latest and latest[0].id > st.session_state.get("mnist_newest_group", 0):
-        st.rerun()
-
-
-@st.fragment(run_every=GROUP_POLL_S)
-def watch_for_new_groups() -> None:
-    """While the live view has no timer of its own: it looks for new groups then."""
-    rerun_for_new_groups()
 
 
 def clock(seconds: float | None) -> str:
@@ -352,9 +315,74 @@ def has_accuracy(run: Run) -> bool:
 X_LABELS = {"iteration": "iterations", "epoch": "epochs", "seconds": "seconds (wall clock)"}
 
 
-def live_view(group_ids: tuple[int, ...]) -> None:
-    """Progress, table, controls and charts of the selected groups, read from the store."""
-    rerun_for_new_groups()
+@st.cache_resource(show_spinner=False, ttl=REFRESH_S, max_entries=32)
+def live_charts(
+    path: str, group_ids: tuple[int, ...], smoothing: float, x: str, _runs: list[Run]
+) -> tuple[go.Figure, go.Figure | None]:
+    """The loss and accuracy figures (no accuracy figure for models without one, a VAE's), built
+    at most once a refresh for all the tabs that show the same groups the same way: building a
+    Plotly figure (it checks every property) was most of a redraw's server time, and every tab
+    redraws every second. Only the points written since the last read are read, and each curve
+    is drawn with at most MAX_DRAWN points, so a redraw costs the same at the first minute and
+    the hundredth."""
+    points = point_cache(path).read([r.id for r in _runs])
+    loss_curves = figures.curves_from_series(
+        _runs, {i: p.loss(x) for i, p in points.items()}, max_points=MAX_DRAWN
+    )
+    loss = figures.loss_figure(loss_curves, smoothing=smoothing, x_title=X_LABELS[x])
+    if not any(has_accuracy(r) for r in _runs):
+        return loss, None
+    accuracy_curves = figures.curves_from_series(
+        _runs, {i: p.accuracy(x) for i, p in points.items()}, max_points=MAX_DRAWN
+    )
+    return loss, figures.accuracy_figure(accuracy_curves, x_title=X_LABELS[x])
+
+
+def group_picker() -> tuple[int, ...]:
+    """The "Groups to show" picker. Start shows its new group; groups started since this tab
+    last looked (by another tab) join the selection first; so a new group shows on the
+    fragment's next run, without a full rerun of the page.
+
+    A selection the script sets is kept in ``mnist_groups_set`` until the browser sends it
+    back: the live view's timer sends the browser's widget values with every rerun request,
+    and a request sent before the browser had drawn the new selection would otherwise put the
+    old one back (measured: Start's group vanished from the tab that pressed it)."""
+    st.subheader("Runs")
+    state = st.session_state
+    groups = {group.id: group for group in store.groups(kind="live")}  # sweeps: Paper lab
+    newest = max(groups, default=0)
+    wanted = state.get("mnist_groups_set")
+    if "mnist_groups" not in state:
+        wanted = list(groups)[:1]
+    elif newest > state.get("mnist_newest_group", newest):
+        started = [g for g in groups if g > state["mnist_newest_group"]]
+        shown = wanted if wanted is not None else state["mnist_groups"]
+        wanted = list(dict.fromkeys([*started, *shown]))[:MAX_GROUPS]
+    elif wanted is not None and state["mnist_groups"] == wanted:
+        wanted = None  # the browser shows it: from now on the user's picks stand
+    if wanted is not None:
+        state["mnist_groups"] = wanted
+    state["mnist_groups_set"] = wanted
+    state["mnist_newest_group"] = newest
+    state["mnist_groups"] = [g for g in state["mnist_groups"] if g in groups]
+    selected = st.multiselect(
+        "Groups to show (pick several to compare)",
+        list(groups),
+        format_func=lambda g: (
+            f"#{g} · {datetime.fromtimestamp(groups[g].created_at):%H:%M:%S} · "
+            f"{groups[g].description}"
+        ),
+        key="mnist_groups",
+        max_selections=MAX_GROUPS,
+    )
+    return tuple(selected)
+
+
+def live_view() -> None:
+    """The group picker, then progress, table, controls and charts of the selected groups,
+    read from the store. One fragment on one timer draws it all, so neither a new group (from
+    this tab or another) nor the end of a run needs a full rerun of the page."""
+    group_ids = group_picker()
     starting = collector.state.progress  # e.g. "Starting workers… 1 of 4 ready"
     if starting:
         st.info(starting, icon="⏳")
@@ -374,25 +402,11 @@ def live_view(group_ids: tuple[int, ...]) -> None:
     if not runs:
         st.info("No runs yet: choose optimizers below and press Start.")
     else:
-        # Only the points written since the last redraw are read, and each curve is drawn with
-        # at most MAX_DRAWN points, so a redraw costs the same at the first minute and the
-        # hundredth.
-        points = point_cache(str(store.path)).read([r.id for r in runs])
-        loss_curves = figures.curves_from_series(
-            runs, {i: p.loss(x) for i, p in points.items()}, max_points=MAX_DRAWN
-        )
-        accuracy_curves = figures.curves_from_series(
-            runs, {i: p.accuracy(x) for i, p in points.items()}, max_points=MAX_DRAWN
-        )
+        loss, accuracy = live_charts(str(store.path), group_ids, smoothing, x, runs)
         left, right = st.columns(2)
-        left.plotly_chart(
-            figures.loss_figure(loss_curves, smoothing=smoothing, x_title=X_LABELS[x]),
-            key="mnist_loss",
-        )
-        if any(has_accuracy(r) for r in runs):  # a VAE's curve is absent (no accuracy)
-            right.plotly_chart(
-                figures.accuracy_figure(accuracy_curves, x_title=X_LABELS[x]), key="mnist_accuracy"
-            )
+        left.plotly_chart(loss, key="mnist_loss")
+        if accuracy is not None:
+            right.plotly_chart(accuracy, key="mnist_accuracy")
         else:
             right.info(
                 "These models have no accuracy: a VAE's loss is its negative ELBO per image, in "
@@ -400,12 +414,6 @@ def live_view(group_ids: tuple[int, ...]) -> None:
                 icon="ℹ️",
             )
         run_controls(runs, group_ids, starting)
-
-    ticking = bool(starting) or any(r.active for r in runs)
-    if st.session_state.get("mnist_ticking") and not ticking:
-        st.session_state["mnist_ticking"] = False
-        st.rerun()  # everything finished and every worker is up: a full rerun stops the timer
-    st.session_state["mnist_ticking"] = ticking
 
 
 def run_controls(runs: list[Run], group_ids: tuple[int, ...], starting: str | None) -> None:
@@ -444,13 +452,6 @@ def run_controls(runs: list[Run], group_ids: tuple[int, ...], starting: str | No
         st.info(st.session_state["mnist_message"])
 
 
-is_live = bool(selected) and any(r.active for r in store.runs(group_ids=selected))
-ticking = is_live or bool(collector.state.progress)
-st.session_state["mnist_ticking"] = ticking
 with runs_area:
-    st.fragment(run_every=REFRESH_S if ticking else None)(live_view)(tuple(selected))
-# One timer at a time: two fragments on timers of their own starved one another on a busy
-# machine (the live view stopped updating), so the group watcher runs only while it rests.
-if not ticking:
-    watch_for_new_groups()
+    st.fragment(run_every=REFRESH_S)(live_view)()
 write_link()
