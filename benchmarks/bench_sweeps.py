@@ -1,7 +1,9 @@
 """Sweep speed on Ray, as ratios measured in one run (absolute times drift on shared machines).
 
 1. Throughput: the same sweep of ``--runs`` logistic regressions (Fig. 1's quick run: 2 epochs
-   on 10 000 images, α/√t) on a loopback cluster of one one-CPU node, then of two; the app's
+   on 10 000 images, α/√t; 24 runs by default, between Figs. 1 and 4's quick sweeps: with fewer,
+   a sweep's fixed costs, such as putting MNIST in Ray's object store, hide the rate) on a
+   loopback cluster of one one-CPU node, then of two; the app's
    collector joins each through RAY_ADDRESS with as many concurrent runs as the cluster has CPUs
    and warm workers. Printed: the one-node time over the two-node time. Goal: ≥ 1.7×.
 2. Overhead per run: the one-node sweep's time per run against the same runs trained one after
@@ -79,7 +81,7 @@ def on_ray(nodes: int, runs: int, data_dir: Path, work: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=8)
+    parser.add_argument("--runs", type=int, default=24)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work_dir:
         work = Path(work_dir)

@@ -21,7 +21,10 @@ How a run travels:
    A point leaves the collector only once it is committed: what a write could not store (the
    file locked by another program, a full disk) is kept with the run and written on a later
    round, and so is the final status of a run that ended meanwhile.
-4. When ``run`` returns, the collector drains once more and records the final status. If the
+4. When ``run`` returns, the collector drains once more and records the final status: at once,
+   since between rounds it waits on the live runs' results as well as the clock, and in the
+   same round the freed worker takes the next queued run (a sweep's runs follow one another
+   without a poll interval between them). If the
    worker process dies, Ray fails the pending ``run`` call with ``RayActorError`` within about a
    second, and the run is recorded ``failed``. Cancel: a queued run is cancelled in the store
    directly (the collector kills its actor if it had one); a running run gets a flag the
@@ -477,18 +480,31 @@ class Collector:
             except Exception as error:  # keep collecting: one bad tick must not end the thread
                 outage = outage or _Outage(since=time.monotonic())
                 self._report(outage, error)
-                pause = min(MAX_RETRY_S, self.poll_interval * 2**outage.failures)
-            else:
-                if outage is not None:
-                    log.warning(
-                        "collector recovered after %.0f s (%d failed rounds)",
-                        time.monotonic() - outage.since,
-                        outage.failures,
-                    )
-                    outage = None
-                    self.state.round_error = None
-                pause = self.poll_interval
-            self._closing.wait(pause)
+                self._closing.wait(min(MAX_RETRY_S, self.poll_interval * 2**outage.failures))
+                continue
+            if outage is not None:
+                log.warning(
+                    "collector recovered after %.0f s (%d failed rounds)",
+                    time.monotonic() - outage.since,
+                    outage.failures,
+                )
+                outage = None
+                self.state.round_error = None
+            self._rest(self.poll_interval)
+
+    def _rest(self, seconds: float) -> None:
+        """Wait ``seconds`` for the next round, or less: until a live run ends, so its worker
+        takes the next queued run at once (a sweep's runs follow one another with no poll
+        interval between them), or the collector closes. A run that had ended already (a
+        round that returned early left it) waits for the next round like any work."""
+        results = [live.result for live in self._live.values()]
+        if results and ray.is_initialized():
+            with contextlib.suppress(ray.exceptions.RayError):
+                ended, running = ray.wait(results, num_returns=len(results), timeout=0)
+                if not ended:
+                    ray.wait(running, num_returns=1, timeout=seconds)
+                    return
+        self._closing.wait(seconds)
 
     def _report(self, outage: _Outage, error: Exception) -> None:
         """Log a failed round without flooding the log, and say on the page what is wrong."""
@@ -534,6 +550,9 @@ class Collector:
             elif row.cancel_requested and not live.stopping:
                 live.worker.actor.stop.remote(live.run_id)
                 live.stopping = True
+        if self._live:  # first, so a finished run's worker takes a queued run in this round
+            self._drain_all()
+            self._finish_ready()
         queued = [r for r in rows.values() if r.status == "queued" and r.id not in self._unsaved]
         if (queued or self._want_ray.is_set()) and not self._connect(queued):
             return
@@ -548,9 +567,6 @@ class Collector:
                     self._unsaved[row.id].final = ("failed", str(error))
                     continue
                 self._launch(row.id, row.config, data)
-        if self._live:
-            self._drain_all()
-            self._finish_ready()
         self._tend_pool()
         self._save()
 
