@@ -57,10 +57,14 @@ function optvizFaded(color, alpha) {
 // The race comes first: a chart that is not the race draws once the race on the page (if any)
 // has drawn and the browser is idle, so a new race is not kept waiting by the charts under it.
 // The race's elements share their pending draw through `window` (each component's code is a
-// module of its own).
+// module of its own). A browser without `requestIdleCallback` (older Safari) waits a task.
 async function optvizAfterRace() {
   await window.optvizRaceDrawing;
-  await new Promise((resolve) => requestIdleCallback(resolve, { timeout: 250 }));
+  await new Promise((resolve) =>
+    window.requestIdleCallback
+      ? window.requestIdleCallback(resolve, { timeout: 250 })
+      : setTimeout(resolve, 0),
+  );
 }
 
 // One Plotly chart in `box`, kept up to date with the figures the app sends: `update(data)`
