@@ -94,6 +94,15 @@ def test_a_bad_link_says_what_is_wrong_and_shows_fig1(db: Path) -> None:
     assert at.radio(key="paper_experiment").value == "fig1"
 
 
+def test_a_link_with_data_the_experiment_does_not_offer_says_so_and_keeps_its_own(
+    db: Path,
+) -> None:
+    at = run_page({"experiment": "fig1", "data": "cifar10"})
+    assert not at.exception
+    assert [w.value for w in at.warning] == ["Data 'cifar10' is not offered for this experiment."]
+    assert at.radio(key="paper_experiment").value == "fig1"
+
+
 def test_a_sweep_with_a_failed_run_offers_its_retry_and_once_finished_shows_its_claims(
     db: Path,
 ) -> None:
